@@ -1,0 +1,199 @@
+/**
+ * Accounts: sign up, log in, profile, password change and deletion.
+ *
+ * @module
+ */
+import { AuthError } from "./auth_error.ts";
+import type { Clock } from "./clock.ts";
+import type { PasswordHasher } from "./passwords.ts";
+import {
+  hashCost,
+  MAX_PASSWORD_BYTES,
+  passwordByteLength,
+} from "./passwords.ts";
+import type { Sessions, TokenPair } from "./sessions.ts";
+import type { Store, UserRecord, Versioned } from "./store.ts";
+import type { AccessClaims } from "./tokens.ts";
+import { normalizeUsername, usernameKey, usernameProblem } from "./username.ts";
+
+/** What the service shows of an account. */
+export interface Profile {
+  username: string;
+  createdAt: number;
+}
+
+/** Options for {@linkcode Accounts}. */
+export interface AccountsOptions {
+  store: Store;
+  sessions: Sessions;
+  hasher: PasswordHasher;
+  clock: Clock;
+  /** The bcrypt cost every stored hash should have. */
+  bcryptCost: number;
+}
+
+// Optimistic writes that lose a race re-read and try again this often.
+const MAX_ATTEMPTS = 3;
+
+/** Creates, authenticates, changes and deletes accounts. */
+export class Accounts {
+  readonly #options: AccountsOptions;
+  #dummyHash: Promise<string> | undefined;
+
+  constructor(options: AccountsOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Creates an account; the caller has checked the password policy.
+   *
+   * @throws {AuthError} `account_exists` if the name is taken in any case.
+   */
+  async signUp(username: string, password: string): Promise<Profile> {
+    const { store, hasher, clock } = this.#options;
+    const passwordHash = await hasher.hash(password);
+    const now = clock.now();
+    const user: UserRecord = {
+      username: normalizeUsername(username),
+      passwordHash,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (!await store.createUser(usernameKey(username), user)) {
+      throw new AuthError("account_exists", "Cannot sign up: name is taken");
+    }
+    return { username: user.username, createdAt: user.createdAt };
+  }
+
+  /**
+   * Checks a username and password and starts a session. An unknown name
+   * costs the same bcrypt work as a wrong password, so the answer's timing
+   * does not tell which names exist.
+   *
+   * @throws {AuthError} `invalid_credentials`.
+   */
+  async logIn(username: string, password: string): Promise<TokenPair> {
+    for (let attempt = 1;; attempt++) {
+      const entry = await this.#checkPassword(username, password);
+      const user = await this.#upgradedUser(entry.value, password);
+      try {
+        return await this.#options.sessions.start(entry.value.username, {
+          userVersion: entry.versionstamp,
+          user,
+        });
+      } catch (error) {
+        const changed = error instanceof AuthError &&
+          error.code === "account_changed";
+        if (!changed || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
+   * The profile of the account an access token names.
+   *
+   * @throws {AuthError} `access_invalid` if the account is gone.
+   */
+  async profile(claims: AccessClaims): Promise<Profile> {
+    const entry = await this.#accountOf(claims);
+    return {
+      username: entry.value.username,
+      createdAt: entry.value.createdAt,
+    };
+  }
+
+  /**
+   * Replaces the password after checking the current one, and ends every
+   * session but the one making the change.
+   *
+   * @throws {AuthError} `invalid_credentials` if the current password is
+   * wrong.
+   */
+  async changePassword(
+    claims: AccessClaims,
+    passwords: { current: string; next: string },
+  ): Promise<void> {
+    const { store, hasher, clock } = this.#options;
+    const entry = await this.#accountOf(claims);
+    await this.#requirePassword(entry, passwords.current);
+    const key = usernameKey(claims.sub);
+    const others = (await store.listSessionIds(key))
+      .filter((id) => id !== claims.sid);
+    const user: UserRecord = {
+      ...entry.value,
+      passwordHash: await hasher.hash(passwords.next),
+      updatedAt: clock.now(),
+    };
+    if (!await store.updateUser(key, entry.versionstamp, user, others)) {
+      throw new AuthError("account_changed", "Cannot change password: raced");
+    }
+  }
+
+  /**
+   * Deletes the account and every session of it, after checking the
+   * password.
+   *
+   * @throws {AuthError} `invalid_credentials` if the password is wrong.
+   */
+  async deleteAccount(claims: AccessClaims, password: string): Promise<void> {
+    const entry = await this.#accountOf(claims);
+    await this.#requirePassword(entry, password);
+    const key = usernameKey(claims.sub);
+    if (!await this.#options.store.deleteUser(key, entry.versionstamp)) {
+      throw new AuthError("account_changed", "Cannot delete account: raced");
+    }
+  }
+
+  async #accountOf(claims: AccessClaims): Promise<Versioned<UserRecord>> {
+    const entry = await this.#options.store.getUser(usernameKey(claims.sub));
+    if (!entry) throw new AuthError("access_invalid", "Account is gone");
+    return entry;
+  }
+
+  async #checkPassword(
+    username: string,
+    password: string,
+  ): Promise<Versioned<UserRecord>> {
+    const usable = usernameProblem(username) === undefined &&
+      passwordByteLength(password) <= MAX_PASSWORD_BYTES;
+    const entry = usable
+      ? await this.#options.store.getUser(usernameKey(username))
+      : null;
+    if (!entry) {
+      await this.#options.hasher.verify(password, await this.#fakeHash());
+      throw invalidCredentials();
+    }
+    await this.#requirePassword(entry, password);
+    return entry;
+  }
+
+  async #requirePassword(
+    entry: Versioned<UserRecord>,
+    password: string,
+  ): Promise<void> {
+    const tooLong = passwordByteLength(password) > MAX_PASSWORD_BYTES;
+    const hash = entry.value.passwordHash;
+    const matches = await this.#options.hasher.verify(password, hash);
+    if (tooLong || !matches) throw invalidCredentials();
+  }
+
+  async #upgradedUser(
+    user: UserRecord,
+    password: string,
+  ): Promise<UserRecord | undefined> {
+    const { bcryptCost, hasher, clock } = this.#options;
+    if (hashCost(user.passwordHash) >= bcryptCost) return undefined;
+    const passwordHash = await hasher.hash(password);
+    return { ...user, passwordHash, updatedAt: clock.now() };
+  }
+
+  // A hash at the configured cost of a password nobody knows, made once.
+  #fakeHash(): Promise<string> {
+    this.#dummyHash ??= this.#options.hasher.hash(crypto.randomUUID());
+    return this.#dummyHash;
+  }
+}
+
+function invalidCredentials(): AuthError {
+  return new AuthError("invalid_credentials", "Wrong username or password");
+}

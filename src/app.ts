@@ -1,0 +1,129 @@
+/**
+ * The request boundary: routing, authentication from the route table,
+ * request ids, common headers, the turning of errors into answers, and one
+ * log line per request.
+ *
+ * @module
+ */
+import type { ApiRoute, RequestContext } from "./api_route.ts";
+import { toHttpError } from "./api_route.ts";
+import { bearerToken } from "./bearer.ts";
+import { HttpError, OAuthError } from "./http_error.ts";
+import type { Logger } from "./log.ts";
+import { jsonResponse, problemResponse } from "./problem.ts";
+import { createRouter, type RouteHandler } from "./router.ts";
+import type { Sessions } from "./sessions.ts";
+
+/** Answers one HTTP request. */
+export type Handler = (request: Request) => Promise<Response>;
+
+/** Options for {@linkcode createApp}. */
+export interface AppOptions {
+  routes: ApiRoute[];
+  sessions: Sessions;
+  logger: Logger;
+}
+
+// A client's own request id is kept only when it cannot break a log line
+// or a header.
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const COMMON_HEADERS: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+};
+
+/**
+ * Creates the service's request handler from its route table.
+ *
+ * @example Usage
+ * ```ts
+ * const handle = createApp({ routes, sessions, logger });
+ * const response = await handle(new Request("http://localhost/notsecret"));
+ * ```
+ */
+export function createApp(options: AppOptions): Handler {
+  const { logger, sessions } = options;
+  const route = createRouter<RequestContext>(
+    options.routes.map((entry) => ({
+      ...entry,
+      handler: guard(entry, sessions),
+    })),
+  );
+
+  return async (request) => {
+    const started = performance.now();
+    const given = request.headers.get("x-request-id") ?? "";
+    const requestId = SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    const context: RequestContext = { requestId };
+    let response: Response;
+    try {
+      response = await route(request, context);
+    } catch (error) {
+      response = errorResponse(error, requestId, logger);
+    }
+    finish(response.headers, requestId);
+    logger.info("request", {
+      request_id: requestId,
+      method: request.method,
+      path: new URL(request.url).pathname,
+      status: response.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      ...(context.claims ? { user: context.claims.sub } : {}),
+    });
+    return response;
+  };
+}
+
+function guard(
+  entry: ApiRoute,
+  sessions: Sessions,
+): RouteHandler<RequestContext> {
+  if (entry.auth === "none") return entry.handler;
+  const liveSession = entry.auth === "session";
+  return async (request, context, params) => {
+    const token = bearerToken(request);
+    try {
+      context.claims = await sessions.authenticate(token, { liveSession });
+    } catch (error) {
+      throw toHttpError(error);
+    }
+    return await entry.handler(request, context, params);
+  };
+}
+
+function finish(headers: Headers, requestId: string): void {
+  for (const [name, value] of Object.entries(COMMON_HEADERS)) {
+    headers.set(name, value);
+  }
+  // Answers carry accounts and tokens; nothing in between may keep them.
+  if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+  headers.set("x-request-id", requestId);
+}
+
+function errorResponse(
+  error: unknown,
+  requestId: string,
+  logger: Logger,
+): Response {
+  if (error instanceof OAuthError) {
+    const body = { error: error.error, error_description: error.detail };
+    const headers = new Headers(error.headers);
+    headers.set("cache-control", "no-store");
+    return jsonResponse(body, { status: error.status, headers });
+  }
+  if (error instanceof HttpError) {
+    return problemResponse(error.status, error.detail, {
+      headers: error.headers,
+      errors: error.errors,
+    });
+  }
+  logger.error("Request failed", {
+    request_id: requestId,
+    error: error instanceof Error
+      ? error.stack ?? error.message
+      : String(error),
+  });
+  return problemResponse(500, "Internal server error", { requestId });
+}

@@ -1,0 +1,159 @@
+/**
+ * Routes that hand out tokens: signup, login, refresh and the OAuth 2.0
+ * token endpoint.
+ *
+ * @module
+ */
+import type { Accounts } from "./accounts.ts";
+import { answering, type ApiRoute, toHttpError } from "./api_route.ts";
+import { bearerToken } from "./bearer.ts";
+import { readJson, readJsonOrForm } from "./body.ts";
+import { HttpError, OAuthError } from "./http_error.ts";
+import { jsonResponse } from "./problem.ts";
+import { LOGIN_BODY, REFRESH_BODY, signupBody, TOKEN_BODY } from "./schemas.ts";
+import type { Sessions } from "./sessions.ts";
+import { tokenPairResponse } from "./token_response.ts";
+
+/** Options for {@linkcode authRoutes}. */
+export interface AuthRoutesOptions {
+  accounts: Accounts;
+  sessions: Sessions;
+  passwordMinLength: number;
+}
+
+const BODY_ERRORS = {
+  400: "Malformed JSON",
+  413: "Body too large",
+  415: "Not JSON",
+  422: "Invalid fields",
+};
+
+const REFRESH_ERRORS = {
+  401: "Refresh token expired, invalid or reused",
+};
+
+/** The routes that sign up, log in and refresh. */
+export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
+  const { accounts, sessions } = options;
+  const signup = signupBody(options.passwordMinLength);
+
+  function refreshWith(token: string): Promise<Response> {
+    return answering(async () =>
+      tokenPairResponse(await sessions.refresh(token))
+    );
+  }
+
+  return [{
+    method: "POST",
+    path: "/signup",
+    auth: "none",
+    summary: "Create an account",
+    body: signup,
+    responses: { 201: "Account created", ...BODY_ERRORS, 409: "Taken" },
+    handler: async (request) => {
+      const { username, password } = await readJson(request, signup);
+      const profile = await answering(() =>
+        accounts.signUp(username, password)
+      );
+      return jsonResponse({
+        username: profile.username,
+        created_at: new Date(profile.createdAt).toISOString(),
+      }, { status: 201 });
+    },
+  }, {
+    method: "POST",
+    path: "/login",
+    auth: "none",
+    summary: "Log in and receive a token pair",
+    body: LOGIN_BODY,
+    responses: {
+      200: "Token pair",
+      ...BODY_ERRORS,
+      401: "Invalid username or password",
+    },
+    handler: async (request) => {
+      const { username, password } = await readJson(request, LOGIN_BODY);
+      return await answering(async () =>
+        tokenPairResponse(await accounts.logIn(username, password))
+      );
+    },
+  }, {
+    method: "GET",
+    path: "/refresh_token",
+    auth: "none",
+    summary: "Exchange a refresh token (as Bearer) for a new pair",
+    responses: { 200: "Token pair", ...REFRESH_ERRORS },
+    handler: (request) => refreshWith(bearerToken(request)),
+  }, {
+    method: "POST",
+    path: "/refresh_token",
+    auth: "none",
+    summary: "Exchange a refresh token (in the body) for a new pair",
+    body: REFRESH_BODY,
+    responses: { 200: "Token pair", ...BODY_ERRORS, ...REFRESH_ERRORS },
+    handler: async (request) => {
+      const body = await readJson(request, REFRESH_BODY);
+      return await refreshWith(body.refresh_token);
+    },
+  }, {
+    method: "POST",
+    path: "/token",
+    auth: "none",
+    summary: "OAuth 2.0 token endpoint (password and refresh_token grants)",
+    body: TOKEN_BODY,
+    responses: {
+      200: "Token pair",
+      400: "OAuth 2.0 error",
+      413: "Body too large",
+      415: "Neither JSON nor form-encoded",
+    },
+    handler: async (request) => {
+      try {
+        return await grant(request, accounts, sessions);
+      } catch (error) {
+        throw toOAuthError(error);
+      }
+    },
+  }];
+}
+
+async function grant(
+  request: Request,
+  accounts: Accounts,
+  sessions: Sessions,
+): Promise<Response> {
+  const body = await readJsonOrForm(request, TOKEN_BODY);
+  if (body.grant_type === "password") {
+    if (!body.username || !body.password) {
+      throw new OAuthError("invalid_request", "username and password needed");
+    }
+    const { username, password } = body;
+    return tokenPairResponse(await accounts.logIn(username, password));
+  }
+  if (body.grant_type === "refresh_token") {
+    if (!body.refresh_token) {
+      throw new OAuthError("invalid_request", "refresh_token is needed");
+    }
+    return tokenPairResponse(await sessions.refresh(body.refresh_token));
+  }
+  if (!body.grant_type) {
+    throw new OAuthError("invalid_request", "grant_type is needed");
+  }
+  throw new OAuthError(
+    "unsupported_grant_type",
+    "grant_type must be password or refresh_token",
+  );
+}
+
+// RFC 6749 section 5.2: bad credentials and bad refresh tokens are both
+// `invalid_grant`; a malformed request is `invalid_request`.
+function toOAuthError(error: unknown): unknown {
+  if (error instanceof OAuthError) return error;
+  const http = toHttpError(error);
+  if (!(http instanceof HttpError)) return error;
+  if (http.status === 401 || http.status === 409) {
+    return new OAuthError("invalid_grant", http.detail);
+  }
+  const status = [413, 415, 429, 503].includes(http.status) ? http.status : 400;
+  return new OAuthError("invalid_request", http.detail, status);
+}

@@ -1,0 +1,58 @@
+/**
+ * The tutorial's demonstration routes and the health check.
+ *
+ * @module
+ */
+import type { ApiRoute } from "./api_route.ts";
+import { HttpError } from "./http_error.ts";
+import { jsonResponse } from "./problem.ts";
+import type { Store } from "./store.ts";
+
+const SECRET = "Top Secret data only authorized users can access this info";
+
+/** Options for {@linkcode publicRoutes}. */
+export interface PublicRoutesOptions {
+  store: Store;
+}
+
+/** The routes `/secret`, `/notsecret` and `/healthz`. */
+export function publicRoutes(options: PublicRoutesOptions): ApiRoute[] {
+  const secret = (): Response => jsonResponse(SECRET);
+  const unauthorized = { 401: "Not authenticated, or token expired/invalid" };
+  return [{
+    method: "GET",
+    path: "/secret",
+    auth: "access",
+    summary: "Data for holders of an access token",
+    responses: { 200: "The secret", ...unauthorized },
+    handler: secret,
+  }, {
+    method: "POST",
+    path: "/secret",
+    auth: "access",
+    summary: "Data for holders of an access token",
+    responses: { 200: "The secret", ...unauthorized },
+    handler: secret,
+  }, {
+    method: "GET",
+    path: "/notsecret",
+    auth: "none",
+    summary: "Data for anyone",
+    responses: { 200: "Public data" },
+    handler: () => jsonResponse("Not secret data"),
+  }, {
+    method: "GET",
+    path: "/healthz",
+    auth: "none",
+    summary: "Whether the service and its store answer",
+    responses: { 200: "Healthy", 503: "Store unavailable" },
+    handler: async () => {
+      try {
+        await options.store.ping();
+      } catch (error) {
+        throw new HttpError(503, "Store unavailable", { cause: error });
+      }
+      return jsonResponse({ status: "ok" });
+    },
+  }];
+}

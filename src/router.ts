@@ -1,0 +1,114 @@
+/**
+ * A small router on the built-in `URLPattern`: routes are declared once in
+ * a table; the first match wins; an unknown path is 404 and a known path
+ * with another method is 405 with `Allow`.
+ *
+ * @module
+ */
+import { HttpError } from "./http_error.ts";
+
+/** The parameters a pattern captured, such as `{ id: "42" }`. */
+export type Params = Record<string, string | undefined>;
+
+/** Answers one request; `C` is whatever the caller passes along. */
+export type RouteHandler<C> = (
+  request: Request,
+  context: C,
+  params: Params,
+) => Response | Promise<Response>;
+
+/** One entry of a routing table. */
+export interface Route<C> {
+  /** An HTTP method in upper case. */
+  method: string;
+  /** A `URLPattern` pathname, such as `/users/:id`, or a plain path. */
+  path: string;
+  handler: RouteHandler<C>;
+}
+
+interface PathEntry<C> {
+  pattern: URLPattern | undefined;
+  methods: Map<string, RouteHandler<C>>;
+}
+
+/** Dispatches a request to the matching route. */
+export type Router<C> = (request: Request, context: C) => Promise<Response>;
+
+const PATTERN_SYNTAX = /[:*(){}?+]/;
+
+/**
+ * Creates a router for a table of routes. Plain paths are looked up in a
+ * map before any pattern is tried. `HEAD` is answered by the `GET` route
+ * without a body, and `OPTIONS` with the allowed methods.
+ *
+ * @example Usage
+ * ```ts
+ * const route = createRouter([
+ *   { method: "GET", path: "/hello", handler: () => new Response("hi") },
+ * ]);
+ * await route(new Request("http://localhost/hello"), {});
+ * ```
+ * @throws {HttpError} 404 for an unknown path, 405 for a method the path
+ * does not have.
+ */
+export function createRouter<C>(routes: Route<C>[]): Router<C> {
+  const plain = new Map<string, PathEntry<C>>();
+  const patterned: PathEntry<C>[] = [];
+  const byPath = new Map<string, PathEntry<C>>();
+  for (const route of routes) {
+    let entry = byPath.get(route.path);
+    if (!entry) {
+      const isPattern = PATTERN_SYNTAX.test(route.path);
+      entry = {
+        pattern: isPattern
+          ? new URLPattern({ pathname: route.path })
+          : undefined,
+        methods: new Map(),
+      };
+      byPath.set(route.path, entry);
+      if (isPattern) patterned.push(entry);
+      else plain.set(route.path, entry);
+    }
+    if (!entry.methods.has(route.method)) {
+      entry.methods.set(route.method, route.handler);
+    }
+  }
+
+  return async (request, context) => {
+    const { pathname } = new URL(request.url);
+    const { entry, params } = find(plain, patterned, pathname);
+    if (!entry) throw new HttpError(404, "Not Found");
+    const method = request.method === "HEAD" ? "GET" : request.method;
+    const handler = entry.methods.get(method);
+    if (handler) {
+      const response = await handler(request, context, params);
+      if (request.method !== "HEAD") return response;
+      return new Response(null, response);
+    }
+    const allow = allowed(entry).join(", ");
+    if (request.method === "OPTIONS") {
+      return new Response(null, { status: 204, headers: { allow } });
+    }
+    throw new HttpError(405, "Method Not Allowed", { headers: { allow } });
+  };
+}
+
+function find<C>(
+  plain: Map<string, PathEntry<C>>,
+  patterned: PathEntry<C>[],
+  pathname: string,
+): { entry: PathEntry<C> | undefined; params: Params } {
+  const exact = plain.get(pathname);
+  if (exact) return { entry: exact, params: {} };
+  for (const entry of patterned) {
+    const match = entry.pattern?.exec({ pathname });
+    if (match) return { entry, params: match.pathname.groups };
+  }
+  return { entry: undefined, params: {} };
+}
+
+function allowed<C>(entry: PathEntry<C>): string[] {
+  const methods = [...entry.methods.keys()];
+  if (methods.includes("GET")) methods.push("HEAD");
+  return [...methods, "OPTIONS"];
+}

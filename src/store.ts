@@ -1,0 +1,232 @@
+/**
+ * Persistence of users, sessions and settings in Deno KV. The only module
+ * that touches `Deno.Kv`; it knows nothing of HTTP or tokens.
+ *
+ * @module
+ */
+
+/** A stored account. Times are epoch milliseconds. */
+export interface UserRecord {
+  /** The username as first written, after NFKC normalisation. */
+  username: string;
+  passwordHash: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A stored login session, the state behind its refresh tokens. */
+export interface SessionRecord {
+  id: string;
+  /** The normalised username that owns the session. */
+  userKey: string;
+  /** How many times the refresh token was rotated; names the current one. */
+  generation: number;
+  /** Claims of the current refresh token, so it can be issued again. */
+  jti: string;
+  issuedAt: number;
+  expiresAt: number;
+  /** When the previous refresh token was rotated out, or 0. */
+  rotatedAt: number;
+  createdAt: number;
+}
+
+/** A record with the version KV gave it, for compare-and-set updates. */
+export interface Versioned<T> {
+  value: T;
+  versionstamp: string;
+}
+
+// Deno KV refuses atomic operations with more mutations than this, so
+// revoking many sessions at once is split into batches.
+const MAX_MUTATIONS = 1000;
+
+function userKey(key: string): Deno.KvKey {
+  return ["users", key];
+}
+
+function sessionKey(id: string): Deno.KvKey {
+  return ["sessions", id];
+}
+
+function userSessionKey(key: string, id: string): Deno.KvKey {
+  return ["sessions_by_user", key, id];
+}
+
+function settingKey(name: string): Deno.KvKey {
+  return ["settings", name];
+}
+
+/** Options for {@linkcode Store.saveSession}. */
+export interface SaveSessionOptions {
+  /** Refuse the write unless the session is still at this version. */
+  sessionVersion?: string | null;
+  /** Refuse the write unless the user is still at this version. */
+  userVersion?: string;
+  /** A replacement for the user record, written in the same operation. */
+  user?: UserRecord;
+  /** How long KV keeps the record, as housekeeping. */
+  expireInMs: number;
+}
+
+/** Users, sessions and settings on one Deno KV database. */
+export class Store {
+  readonly #kv: Deno.Kv;
+
+  constructor(kv: Deno.Kv) {
+    this.#kv = kv;
+  }
+
+  /** Answers whether the database responds; throws if it does not. */
+  async ping(): Promise<void> {
+    await this.#kv.get(settingKey("ping"));
+  }
+
+  /** The user stored under a normalised username, if any. */
+  async getUser(key: string): Promise<Versioned<UserRecord> | null> {
+    const entry = await this.#kv.get<UserRecord>(userKey(key));
+    return entry.versionstamp === null ? null : entry as Versioned<UserRecord>;
+  }
+
+  /**
+   * Stores a new user unless the key is taken, in one atomic check-and-set
+   * so that racing signups cannot both succeed.
+   *
+   * @returns `false` if a user with that key already exists.
+   */
+  async createUser(key: string, user: UserRecord): Promise<boolean> {
+    const result = await this.#kv.atomic()
+      .check({ key: userKey(key), versionstamp: null })
+      .set(userKey(key), user)
+      .commit();
+    return result.ok;
+  }
+
+  /**
+   * Writes a session, and optionally its user, if both are still at the
+   * versions given.
+   *
+   * @returns `false` if either changed in between.
+   */
+  async saveSession(
+    session: SessionRecord,
+    options: SaveSessionOptions,
+  ): Promise<boolean> {
+    const op = this.#kv.atomic();
+    if (options.sessionVersion !== undefined) {
+      op.check({
+        key: sessionKey(session.id),
+        versionstamp: options.sessionVersion,
+      });
+    }
+    if (options.userVersion !== undefined) {
+      op.check({
+        key: userKey(session.userKey),
+        versionstamp: options.userVersion,
+      });
+    }
+    if (options.user) op.set(userKey(session.userKey), options.user);
+    const expireIn = Math.max(1, options.expireInMs);
+    op.set(sessionKey(session.id), session, { expireIn });
+    op.set(userSessionKey(session.userKey, session.id), session.expiresAt, {
+      expireIn,
+    });
+    return (await op.commit()).ok;
+  }
+
+  /** The session with that id, if it still exists. */
+  async getSession(id: string): Promise<Versioned<SessionRecord> | null> {
+    const entry = await this.#kv.get<SessionRecord>(sessionKey(id));
+    if (entry.versionstamp === null) return null;
+    return entry as Versioned<SessionRecord>;
+  }
+
+  /** Removes one session. */
+  async deleteSession(key: string, id: string): Promise<void> {
+    await this.#kv.atomic()
+      .delete(sessionKey(id))
+      .delete(userSessionKey(key, id))
+      .commit();
+  }
+
+  /** The ids of every session of a user. */
+  async listSessionIds(key: string): Promise<string[]> {
+    const ids: string[] = [];
+    const entries = this.#kv.list({ prefix: ["sessions_by_user", key] });
+    for await (const entry of entries) ids.push(String(entry.key[2]));
+    return ids;
+  }
+
+  /**
+   * Replaces a user's record if it is unchanged since it was read, and
+   * removes the given sessions: the user and the first batch of sessions
+   * in one atomic operation, any further sessions after it.
+   *
+   * @returns `false` if the user changed in between; nothing is written.
+   */
+  updateUser(
+    key: string,
+    versionstamp: string,
+    user: UserRecord,
+    revokeSessionIds: string[],
+  ): Promise<boolean> {
+    return this.#writeUser(key, versionstamp, user, revokeSessionIds);
+  }
+
+  /**
+   * Removes a user, if unchanged since it was read, with all its sessions.
+   *
+   * @returns `false` if the user changed in between; nothing is removed.
+   */
+  deleteUser(key: string, versionstamp: string): Promise<boolean> {
+    return this.#writeUser(key, versionstamp, null, null);
+  }
+
+  async #writeUser(
+    key: string,
+    versionstamp: string,
+    user: UserRecord | null,
+    sessionIds: string[] | null,
+  ): Promise<boolean> {
+    const ids = sessionIds ?? await this.listSessionIds(key);
+    const perSession = 2;
+    const firstBatch = Math.floor((MAX_MUTATIONS - 2) / perSession);
+    const op = this.#kv.atomic()
+      .check({ key: userKey(key), versionstamp });
+    if (user) op.set(userKey(key), user);
+    else op.delete(userKey(key));
+    for (const id of ids.slice(0, firstBatch)) {
+      op.delete(sessionKey(id)).delete(userSessionKey(key, id));
+    }
+    if (!(await op.commit()).ok) return false;
+    await this.#deleteSessions(key, ids.slice(firstBatch));
+    return true;
+  }
+
+  async #deleteSessions(key: string, ids: string[]): Promise<void> {
+    const batch = Math.floor(MAX_MUTATIONS / 2);
+    for (let start = 0; start < ids.length; start += batch) {
+      const op = this.#kv.atomic();
+      for (const id of ids.slice(start, start + batch)) {
+        op.delete(sessionKey(id)).delete(userSessionKey(key, id));
+      }
+      await op.commit();
+    }
+  }
+
+  /** A stored setting, if set. */
+  async getSetting<T>(name: string): Promise<T | null> {
+    return (await this.#kv.get<T>(settingKey(name))).value;
+  }
+
+  /**
+   * Stores a setting unless one is already there, and returns whichever
+   * value is stored afterwards, so that concurrent starts agree.
+   */
+  async initSetting<T>(name: string, value: T): Promise<T> {
+    await this.#kv.atomic()
+      .check({ key: settingKey(name), versionstamp: null })
+      .set(settingKey(name), value)
+      .commit();
+    return (await this.getSetting<T>(name)) ?? value;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Signing and checking the service's JWTs. The only module that imports
+ * `jose`.
+ *
+ * @module
+ */
+import { errors, jwtVerify, SignJWT } from "jose";
+import type { Clock } from "./clock.ts";
+
+/** The one algorithm tokens are signed and accepted with. */
+export const ALGORITHM = "HS256";
+
+/** Which of the two kinds a token is; carried in the `token_use` claim. */
+export type TokenUse = "access" | "refresh";
+
+/** The claims of an access token. */
+export interface AccessClaims {
+  sub: string;
+  sid: string;
+  jti: string;
+  iat: number;
+  exp: number;
+}
+
+/** The claims of a refresh token. */
+export interface RefreshClaims extends AccessClaims {
+  /** The session's rotation counter when this token was issued. */
+  gen: number;
+}
+
+/** Why a token was refused: `expired`, or `invalid` for anything else. */
+export type TokenErrorCode = "expired" | "invalid";
+
+/** A token that cannot be accepted. */
+export class TokenError extends Error {
+  readonly code: TokenErrorCode;
+
+  constructor(code: TokenErrorCode, message: string) {
+    super(message);
+    this.name = "TokenError";
+    this.code = code;
+  }
+}
+
+/** Options for {@linkcode createTokens}. */
+export interface TokensOptions {
+  clock: Clock;
+  accessTtlMs: number;
+}
+
+/** Signs and checks the service's tokens with one key. */
+export interface Tokens {
+  /** Signs an access token for a session, valid from now. */
+  signAccess(sub: string, sid: string): Promise<string>;
+  /** Signs a refresh token; the same claims always give the same token. */
+  signRefresh(claims: RefreshClaims): Promise<string>;
+  /** @throws {TokenError} unless an unexpired access token. */
+  verifyAccess(token: string): Promise<AccessClaims>;
+  /** @throws {TokenError} unless an unexpired refresh token. */
+  verifyRefresh(token: string): Promise<RefreshClaims>;
+}
+
+/**
+ * Creates the token functions for an HS256 secret.
+ *
+ * @example Usage
+ * ```ts
+ * const tokens = await createTokens(secret, { clock, accessTtlMs: 1800000 });
+ * const token = await tokens.signAccess("alice", sessionId);
+ * ```
+ */
+export async function createTokens(
+  secret: Uint8Array,
+  options: TokensOptions,
+): Promise<Tokens> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    secret as Uint8Array<ArrayBuffer>,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
+  const { clock } = options;
+
+  async function sign(use: TokenUse, claims: AccessClaims, extra = {}) {
+    return await new SignJWT({ ...extra, sid: claims.sid, token_use: use })
+      .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
+      .setSubject(claims.sub)
+      .setJti(claims.jti)
+      .setIssuedAt(claims.iat)
+      .setExpirationTime(claims.exp)
+      .sign(key);
+  }
+
+  async function verify(token: string, use: TokenUse) {
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: [ALGORITHM],
+        currentDate: new Date(clock.now()),
+        requiredClaims: ["sub", "jti", "iat", "exp"],
+      });
+      if (payload.token_use !== use || typeof payload.sid !== "string") {
+        throw new TokenError("invalid", `Token is not a ${use} token`);
+      }
+      return payload;
+    } catch (error) {
+      throw toTokenError(error);
+    }
+  }
+
+  return {
+    signAccess(sub, sid) {
+      const iat = Math.floor(clock.now() / 1000);
+      const exp = iat + Math.ceil(options.accessTtlMs / 1000);
+      return sign("access", { sub, sid, jti: crypto.randomUUID(), iat, exp });
+    },
+    signRefresh(claims) {
+      return sign("refresh", claims, { gen: claims.gen });
+    },
+    async verifyAccess(token) {
+      return claimsOf(await verify(token, "access"));
+    },
+    async verifyRefresh(token) {
+      const payload = await verify(token, "refresh");
+      if (!Number.isSafeInteger(payload.gen)) {
+        throw new TokenError("invalid", "Refresh token has no generation");
+      }
+      return { ...claimsOf(payload), gen: payload.gen as number };
+    },
+  };
+}
+
+function claimsOf(payload: Record<string, unknown>): AccessClaims {
+  return {
+    sub: String(payload.sub),
+    sid: String(payload.sid),
+    jti: String(payload.jti),
+    iat: Number(payload.iat),
+    exp: Number(payload.exp),
+  };
+}
+
+// jose's failures are told apart by their stable `code`, never by message.
+function toTokenError(error: unknown): TokenError {
+  if (error instanceof TokenError) return error;
+  if (!(error instanceof errors.JOSEError)) {
+    return new TokenError("invalid", "Token could not be read");
+  }
+  if (error.code === "ERR_JWT_EXPIRED") {
+    return new TokenError("expired", "Token expired");
+  }
+  return new TokenError("invalid", `Token refused: ${error.code}`);
+}
