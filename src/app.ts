@@ -107,6 +107,11 @@ function errorResponse(
   requestId: string,
   logger: Logger,
 ): Response {
+  // A deliberate 5xx, such as a failing store, still hides a fault the
+  // operator must see; its cause is what went wrong.
+  if (error instanceof HttpError && error.status >= 500) {
+    logFailure(logger, requestId, error.cause ?? error);
+  }
   if (error instanceof OAuthError) {
     const body = { error: error.error, error_description: error.detail };
     const headers = new Headers(error.headers);
@@ -119,11 +124,15 @@ function errorResponse(
       errors: error.errors,
     });
   }
+  logFailure(logger, requestId, error);
+  return problemResponse(500, "Internal server error", { requestId });
+}
+
+function logFailure(logger: Logger, requestId: string, error: unknown): void {
   logger.error("Request failed", {
     request_id: requestId,
     error: error instanceof Error
       ? error.stack ?? error.message
       : String(error),
   });
-  return problemResponse(500, "Internal server error", { requestId });
 }

@@ -107,7 +107,9 @@ function integer(fallback: number, min: number, max: number) {
 
 // HOSTNAME doubles as a shell variable naming the machine, so only an
 // address is taken: a machine name would silently listen somewhere else.
-const HOST = /^(localhost|[0-9.]+|\[?[0-9a-fA-F:]+\]?)$/;
+// An IPv6 address needs its colon, or a hex-only name such as a Docker
+// container id would pass.
+const HOST = /^(localhost|[0-9.]+|\[?[0-9a-fA-F]*:[0-9a-fA-F:]*\]?)$/;
 
 const ENV_SCHEMA = z.object({
   APP_SECRET_STRING: z.string().optional().transform((text, ctx) => {

@@ -18,6 +18,8 @@ export const MAX_PASSWORD_BYTES = 72;
 
 const encoder = new TextEncoder();
 
+const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+
 /**
  * The form a password is hashed in: NFKC, so the same password typed on
  * keyboards that compose characters differently still matches (NIST SP
@@ -38,6 +40,11 @@ export function passwordByteLength(password: string): number {
  * @throws {Error} if the text is not a bcrypt hash.
  */
 export function hashCost(hash: string): number {
+  // bcryptjs parses whatever sits between the `$` signs, giving NaN or a
+  // number for text that is no hash at all.
+  if (!BCRYPT_HASH.test(hash)) {
+    throw new Error("Cannot read the cost: not a bcrypt hash");
+  }
   return bcrypt.getRounds(hash);
 }
 

@@ -198,7 +198,11 @@ export class Store {
       op.delete(sessionKey(id)).delete(userSessionKey(key, id));
     }
     if (!(await op.commit()).ok) return false;
-    await this.#deleteSessions(key, ids.slice(firstBatch));
+    // A login that read the user before a delete may have saved its
+    // session after the listing; with the user gone no further one can, so
+    // the rest is listed again rather than taken from the first listing.
+    const rest = user ? ids.slice(firstBatch) : await this.listSessionIds(key);
+    await this.#deleteSessions(key, rest);
     return true;
   }
 

@@ -27,7 +27,11 @@ export function normalizeUsername(username: string): string {
  * ```
  */
 export function usernameKey(username: string): string {
-  return normalizeUsername(username).toLowerCase().normalize("NFKC");
+  // Upper case first: lower-casing alone keeps "ς" and "σ" (both lower
+  // forms of "Σ") and "ß" and "ss" apart, so "ΟΔΟΣ" and "οδοσ" would be
+  // two accounts.
+  return normalizeUsername(username).toUpperCase().toLowerCase()
+    .normalize("NFKC");
 }
 
 /**

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import {
+  assertProblem,
+  assertTokenPair,
+  assertUnauthorized,
+  JSON_TYPE,
+} from "./_assertions.ts";
+import {
+  bearer,
+  json,
+  openTestService,
+  randomUsername,
+  signUpAndLogIn,
+  type TestService,
+} from "./_helpers.ts";
+import { Store } from "../src/store.ts";
+import { usernameKey } from "../src/username.ts";
+
+async function storedHash(
+  service: TestService,
+  username: string,
+): Promise<{ hash: string; versionstamp: string }> {
+  const entry = await new Store(service.kv).getUser(usernameKey(username));
+  assert.ok(entry, `No user stored under "${username}"`);
+  return {
+    hash: entry.value.passwordHash,
+    versionstamp: entry.versionstamp,
+  };
+}
+
+async function logIn(
+  service: TestService,
+  username: string,
+  password: string,
+): Promise<Response> {
+  return await service.fetch("/login", json({ username, password }));
+}
+
+Deno.test("POST /signup lets exactly one of 20 racing signups for a name win", async (t) => {
+  await using service = await openTestService();
+
+  async function race(names: string[]): Promise<void> {
+    const passwords = names.map((_, i) => `password number ${i}`);
+    const responses = await Promise.all(
+      names.map((username, i) =>
+        service.fetch("/signup", json({ username, password: passwords[i] }))
+      ),
+    );
+    const statuses = responses.map((response) => response.status);
+    assert.equal(statuses.filter((status) => status === 201).length, 1);
+    assert.equal(statuses.filter((status) => status === 409).length, 19);
+    const winner = statuses.indexOf(201);
+    for (const [i, response] of responses.entries()) {
+      if (i === winner) continue;
+      await assertProblem(response, 409, "Account already exists");
+    }
+    const created = responses[winner];
+    assert.ok(created);
+    assert.equal(created.headers.get("content-type"), JSON_TYPE);
+    assert.equal((await created.json()).username, names[winner]);
+
+    const owner = await logIn(service, names[0] ?? "", passwords[winner] ?? "");
+    await assertTokenPair(owner);
+    const loser = await logIn(
+      service,
+      names[0] ?? "",
+      passwords[(winner + 1) % names.length] ?? "",
+    );
+    await assertUnauthorized(loser, "Invalid username or password", {
+      tokenSent: false,
+    });
+  }
+
+  await t.step(
+    "in one spelling: one 201, nineteen 409, the winner's password logs in",
+    async () => {
+      const username = randomUsername();
+      await race(Array.from({ length: 20 }, () => username));
+    },
+  );
+
+  await t.step("in twenty spellings of one name: the same", async () => {
+    const base = randomUsername("racer");
+    const names = Array.from(
+      { length: 20 },
+      (_, i) =>
+        [...base].map((c, j) => (i >> (j % 5)) & 1 ? c.toUpperCase() : c)
+          .join(""),
+    );
+    await race(names);
+  });
+});
+
+Deno.test("POST /login upgrades a hash of lower cost than configured", async (t) => {
+  await using cheap = await openTestService({ config: { bcryptCost: 4 } });
+  // The same store under a higher cost, as after raising BCRYPT_COST; it
+  // shares the KV, so only `cheap` closes it.
+  const costly = await openTestService({
+    kv: cheap.kv,
+    clock: cheap.clock,
+    config: { bcryptCost: 5 },
+  });
+
+  await t.step(
+    "stores the hash at the configured cost and keeps sessions",
+    async () => {
+      const { username, password, tokens } = await signUpAndLogIn(cheap);
+      assert.match((await storedHash(cheap, username)).hash, /^\$2b\$04\$/);
+
+      await assertTokenPair(await logIn(costly, username, password));
+      assert.match((await storedHash(costly, username)).hash, /^\$2b\$05\$/);
+
+      const me = await costly.fetch("/me", bearer(tokens.access_token));
+      assert.equal(me.status, 200);
+      assert.equal(me.headers.get("content-type"), JSON_TYPE);
+      assert.equal((await me.json()).username, username);
+      const refreshed = await costly.fetch(
+        "/refresh_token",
+        bearer(tokens.refresh_token),
+      );
+      await assertTokenPair(refreshed);
+      await assertTokenPair(await logIn(costly, username, password));
+    },
+  );
+
+  await t.step(
+    "leaves a hash already at the configured cost as it is",
+    async () => {
+      const { username, password } = await signUpAndLogIn(costly);
+      const before = await storedHash(costly, username);
+      assert.match(before.hash, /^\$2b\$05\$/);
+      await assertTokenPair(await logIn(costly, username, password));
+      assert.deepEqual(await storedHash(costly, username), before);
+    },
+  );
+
+  await t.step("does not upgrade on a wrong password", async () => {
+    const { username } = await signUpAndLogIn(cheap);
+    const before = await storedHash(cheap, username);
+    const response = await logIn(costly, username, "not the password");
+    await assertUnauthorized(response, "Invalid username or password", {
+      tokenSent: false,
+    });
+    assert.deepEqual(await storedHash(costly, username), before);
+  });
+});

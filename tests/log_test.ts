@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { createLogger, silentLogger } from "../src/log.ts";
+
+const NOW = Date.UTC(2026, 0, 1, 12, 30);
+
+function capture(level?: "debug" | "info" | "warn" | "error") {
+  const lines: string[] = [];
+  const logger = createLogger({
+    ...(level ? { level } : {}),
+    write: (line) => lines.push(line),
+    now: () => NOW,
+  });
+  return { logger, lines };
+}
+
+// Replaces console.log for the duration of `fn`, as the default output.
+function capturingConsole(fn: () => void): unknown[][] {
+  const printed: unknown[][] = [];
+  const original = globalThis.console.log;
+  globalThis.console.log = (...args: unknown[]) => printed.push(args);
+  try {
+    fn();
+  } finally {
+    globalThis.console.log = original;
+  }
+  return printed;
+}
+
+Deno.test("createLogger() writes one JSON object per line with time, level and message", () => {
+  const { logger, lines } = capture();
+
+  logger.info("request", { method: "GET", status: 200, ms: 1.5 });
+
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]?.includes("\n"), false);
+  assert.deepEqual(JSON.parse(lines[0] ?? ""), {
+    time: "2026-01-01T12:30:00.000Z",
+    level: "info",
+    msg: "request",
+    method: "GET",
+    status: 200,
+    ms: 1.5,
+  });
+});
+
+Deno.test("createLogger() keeps a line on one line whatever the fields hold", () => {
+  const { logger, lines } = capture();
+
+  logger.error("Request failed", { error: "Error: boom\n    at x (y.ts:1:1)" });
+
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]?.includes("\n"), false);
+  assert.equal(
+    JSON.parse(lines[0] ?? "").error,
+    "Error: boom\n    at x (y.ts:1:1)",
+  );
+});
+
+Deno.test("createLogger() writes only lines at or above its level", async (t) => {
+  const levels = ["debug", "info", "warn", "error"] as const;
+  const expected: Record<string, string[]> = {
+    debug: ["debug", "info", "warn", "error"],
+    info: ["info", "warn", "error"],
+    warn: ["warn", "error"],
+    error: ["error"],
+  };
+  for (const level of levels) {
+    await t.step(level, () => {
+      const { logger, lines } = capture(level);
+
+      for (const each of levels) logger[each](each);
+
+      assert.deepEqual(
+        lines.map((line) => JSON.parse(line).level),
+        expected[level],
+      );
+    });
+  }
+
+  await t.step("info when no level is given", () => {
+    const { logger, lines } = capture();
+
+    logger.debug("hidden");
+    logger.info("shown");
+
+    assert.deepEqual(lines.map((line) => JSON.parse(line).msg), ["shown"]);
+  });
+});
+
+Deno.test("createLogger() prints to standard output by default", () => {
+  const printed = capturingConsole(() => {
+    createLogger({ now: () => NOW }).warn("Started", { port: 8000 });
+  });
+
+  assert.equal(printed.length, 1);
+  assert.deepEqual(JSON.parse(String(printed[0]?.[0])), {
+    time: "2026-01-01T12:30:00.000Z",
+    level: "warn",
+    msg: "Started",
+    port: 8000,
+  });
+});
+
+Deno.test("silentLogger writes nothing at any level", () => {
+  const printed = capturingConsole(() => {
+    silentLogger.debug("a");
+    silentLogger.info("b");
+    silentLogger.warn("c");
+    silentLogger.error("d", { error: "boom" });
+  });
+
+  assert.deepEqual(printed, []);
+});
