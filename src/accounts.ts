@@ -14,7 +14,7 @@ import {
 import type { Sessions, TokenPair } from "./sessions.ts";
 import type { Store, UserRecord, Versioned } from "./store.ts";
 import type { AccessClaims } from "./tokens.ts";
-import { normalizeUsername, usernameKey, usernameProblem } from "./username.ts";
+import { usernameKey, usernameProblem } from "./username.ts";
 
 /** What the service shows of an account. */
 export interface Profile {
@@ -54,7 +54,7 @@ export class Accounts {
     const passwordHash = await hasher.hash(password);
     const now = clock.now();
     const user: UserRecord = {
-      username: normalizeUsername(username),
+      username,
       passwordHash,
       createdAt: now,
       updatedAt: now,
@@ -75,7 +75,10 @@ export class Accounts {
   async logIn(username: string, password: string): Promise<TokenPair> {
     for (let attempt = 1;; attempt++) {
       const entry = await this.#checkPassword(username, password);
-      const user = await this.#upgradedUser(entry.value, password);
+      // The user record is always rewritten, which moves its version: a
+      // password change or deletion racing this login then retries and
+      // sees the new session.
+      const user = await this.#loggedInUser(entry.value, password);
       try {
         return await this.#options.sessions.start(entry.value.username, {
           userVersion: entry.versionstamp,
@@ -114,19 +117,22 @@ export class Accounts {
     passwords: { current: string; next: string },
   ): Promise<void> {
     const { store, hasher, clock } = this.#options;
-    const entry = await this.#accountOf(claims);
-    await this.#requirePassword(entry, passwords.current);
     const key = usernameKey(claims.sub);
-    const others = (await store.listSessionIds(key))
-      .filter((id) => id !== claims.sid);
-    const user: UserRecord = {
-      ...entry.value,
-      passwordHash: await hasher.hash(passwords.next),
-      updatedAt: clock.now(),
-    };
-    if (!await store.updateUser(key, entry.versionstamp, user, others)) {
-      throw new AuthError("account_changed", "Cannot change password: raced");
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const entry = await this.#accountOf(claims);
+      await this.#requirePassword(entry, passwords.current);
+      const others = (await store.listSessionIds(key))
+        .filter((id) => id !== claims.sid);
+      const user: UserRecord = {
+        ...entry.value,
+        passwordHash: await hasher.hash(passwords.next),
+        updatedAt: clock.now(),
+      };
+      if (await store.updateUser(key, entry.versionstamp, user, others)) {
+        return;
+      }
     }
+    throw new AuthError("account_changed", "Cannot change password: raced");
   }
 
   /**
@@ -136,12 +142,15 @@ export class Accounts {
    * @throws {AuthError} `invalid_credentials` if the password is wrong.
    */
   async deleteAccount(claims: AccessClaims, password: string): Promise<void> {
-    const entry = await this.#accountOf(claims);
-    await this.#requirePassword(entry, password);
     const key = usernameKey(claims.sub);
-    if (!await this.#options.store.deleteUser(key, entry.versionstamp)) {
-      throw new AuthError("account_changed", "Cannot delete account: raced");
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const entry = await this.#accountOf(claims);
+      await this.#requirePassword(entry, password);
+      if (await this.#options.store.deleteUser(key, entry.versionstamp)) {
+        return;
+      }
     }
+    throw new AuthError("account_changed", "Cannot delete account: raced");
   }
 
   async #accountOf(claims: AccessClaims): Promise<Versioned<UserRecord>> {
@@ -177,14 +186,17 @@ export class Accounts {
     if (tooLong || !matches) throw invalidCredentials();
   }
 
-  async #upgradedUser(
+  async #loggedInUser(
     user: UserRecord,
     password: string,
-  ): Promise<UserRecord | undefined> {
+  ): Promise<UserRecord> {
     const { bcryptCost, hasher, clock } = this.#options;
-    if (hashCost(user.passwordHash) >= bcryptCost) return undefined;
+    const now = clock.now();
+    if (hashCost(user.passwordHash) >= bcryptCost) {
+      return { ...user, lastLoginAt: now };
+    }
     const passwordHash = await hasher.hash(password);
-    return { ...user, passwordHash, updatedAt: clock.now() };
+    return { ...user, passwordHash, updatedAt: now, lastLoginAt: now };
   }
 
   // A hash at the configured cost of a password nobody knows, made once.

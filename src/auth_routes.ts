@@ -81,6 +81,8 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
     method: "GET",
     path: "/refresh_token",
     auth: "none",
+    // Each call rotates the token; a HEAD would rotate it and lose the pair.
+    headless: true,
     summary: "Exchange a refresh token (as Bearer) for a new pair",
     responses: { 200: "Token pair", ...REFRESH_ERRORS },
     handler: (request) => refreshWith(bearerToken(request)),

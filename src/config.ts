@@ -109,7 +109,11 @@ function integer(fallback: number, min: number, max: number) {
 // address is taken: a machine name would silently listen somewhere else.
 // An IPv6 address needs its colon, or a hex-only name such as a Docker
 // container id would pass.
-const HOST = /^(localhost|[0-9.]+|\[?[0-9a-fA-F]*:[0-9a-fA-F:]*\]?)$/;
+const IPV4 =
+  "(?:(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)";
+const HOST = new RegExp(
+  `^(localhost|${IPV4}|\\[?[0-9a-fA-F]*:[0-9a-fA-F:.]*\\]?)$`,
+);
 
 const ENV_SCHEMA = z.object({
   APP_SECRET_STRING: z.string().optional().transform((text, ctx) => {
@@ -135,9 +139,10 @@ const ENV_SCHEMA = z.object({
   BCRYPT_COST: integer(DEFAULTS.bcryptCost, 4, 31),
   PASSWORD_MIN_LENGTH: integer(DEFAULTS.passwordMinLength, 8, 72),
   REFRESH_REUSE_INTERVAL: duration(DEFAULTS.refreshReuseInterval, 0),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default(
-    DEFAULTS.logLevel,
-  ),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], {
+    error: (issue) =>
+      `must be debug, info, warn or error, got "${String(issue.input)}"`,
+  }).default(DEFAULTS.logLevel),
 });
 
 /** Options for {@linkcode parseConfig}. */

@@ -51,7 +51,9 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const emit = (level: LogLevel) => (message: string, fields?: LogFields) => {
     if (RANK[level] < threshold) return;
     const time = new Date(now()).toISOString();
-    write(JSON.stringify({ time, level, msg: message, ...fields }));
+    // The line's own keys come first and cannot be overwritten by a field.
+    const line = { time, level, msg: message };
+    write(JSON.stringify(Object.assign({ ...line }, fields, line)));
   };
   return {
     debug: emit("debug"),

@@ -24,11 +24,17 @@ export interface Route<C> {
   /** A `URLPattern` pathname, such as `/users/:id`, or a plain path. */
   path: string;
   handler: RouteHandler<C>;
+  /**
+   * Refuse `HEAD` for this `GET` route: it has side effects that a `HEAD`
+   * from a prefetcher or monitor must not trigger.
+   */
+  headless?: boolean;
 }
 
 interface PathEntry<C> {
   pattern: URLPattern | undefined;
   methods: Map<string, RouteHandler<C>>;
+  headless: boolean;
 }
 
 /** Dispatches a request to the matching route. */
@@ -39,7 +45,8 @@ const PATTERN_SYNTAX = /[:*(){}?+]/;
 /**
  * Creates a router for a table of routes. Plain paths are looked up in a
  * map before any pattern is tried. `HEAD` is answered by the `GET` route
- * without a body, and `OPTIONS` with the allowed methods.
+ * without a body, unless that route is `headless`, and `OPTIONS` with the
+ * allowed methods.
  *
  * @example Usage
  * ```ts
@@ -64,6 +71,7 @@ export function createRouter<C>(routes: Route<C>[]): Router<C> {
           ? new URLPattern({ pathname: route.path })
           : undefined,
         methods: new Map(),
+        headless: false,
       };
       byPath.set(route.path, entry);
       if (isPattern) patterned.push(entry);
@@ -71,6 +79,7 @@ export function createRouter<C>(routes: Route<C>[]): Router<C> {
     }
     if (!entry.methods.has(route.method)) {
       entry.methods.set(route.method, route.handler);
+      if (route.method === "GET") entry.headless = route.headless ?? false;
     }
   }
 
@@ -78,7 +87,9 @@ export function createRouter<C>(routes: Route<C>[]): Router<C> {
     const { pathname } = new URL(request.url);
     const { entry, params } = find(plain, patterned, pathname);
     if (!entry) throw new HttpError(404, "Not Found");
-    const method = request.method === "HEAD" ? "GET" : request.method;
+    const method = request.method === "HEAD" && !entry.headless
+      ? "GET"
+      : request.method;
     const handler = entry.methods.get(method);
     if (handler) {
       const response = await handler(request, context, params);
@@ -109,6 +120,6 @@ function find<C>(
 
 function allowed<C>(entry: PathEntry<C>): string[] {
   const methods = [...entry.methods.keys()];
-  if (methods.includes("GET")) methods.push("HEAD");
+  if (methods.includes("GET") && !entry.headless) methods.push("HEAD");
   return [...methods, "OPTIONS"];
 }

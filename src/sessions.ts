@@ -196,7 +196,7 @@ export class Sessions {
       accessToken: await tokens.signAccess(username, session.id),
       refreshToken,
       expiresIn: Math.ceil(accessTtlMs / 1000),
-      refreshExpiresIn: Math.max(0, Math.floor(remainingMs / 1000)),
+      refreshExpiresIn: Math.max(0, Math.ceil(remainingMs / 1000)),
     };
   }
 }

@@ -7,11 +7,13 @@
 
 /** A stored account. Times are epoch milliseconds. */
 export interface UserRecord {
-  /** The username as first written, after NFKC normalisation. */
+  /** The username as first written. */
   username: string;
   passwordHash: string;
   createdAt: number;
   updatedAt: number;
+  /** The last successful login, or absent before the first. */
+  lastLoginAt?: number;
 }
 
 /** A stored login session, the state behind its refresh tokens. */

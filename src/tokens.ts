@@ -100,7 +100,8 @@ export async function createTokens(
         requiredClaims: ["sub", "jti", "iat", "exp"],
       });
       if (payload.token_use !== use || typeof payload.sid !== "string") {
-        throw new TokenError("invalid", `Token is not a ${use} token`);
+        const kind = use === "access" ? "an access" : "a refresh";
+        throw new TokenError("invalid", `Token is not ${kind} token`);
       }
       return payload;
     } catch (error) {

@@ -7,6 +7,7 @@
 import type { Clock } from "../src/clock.ts";
 import { type Config, parseConfig } from "../src/config.ts";
 import { type Logger, silentLogger } from "../src/log.ts";
+import type { PasswordHasher } from "../src/passwords.ts";
 import { createService, type Service } from "../src/service.ts";
 
 /** A clock that stands still until a test moves it. */
@@ -50,6 +51,8 @@ export interface TestServiceOptions {
   logger?: Logger;
   /** An existing KV to build on, e.g. to test a restart. */
   kv?: Deno.Kv;
+  /** A password hasher in place of bcrypt on this thread. */
+  hasher?: PasswordHasher;
 }
 
 /** A service on its own in-memory store; dispose of it with `using`. */
@@ -72,6 +75,7 @@ export async function openTestService(
     config,
     clock,
     logger: options.logger ?? silentLogger,
+    ...(options.hasher ? { hasher: options.hasher } : {}),
   });
   return {
     ...service,

@@ -103,6 +103,16 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
   );
 
   await t.step(
+    "returns a full-width name as it was written",
+    async () => {
+      const username = fullWidth(randomUsername("Wide"));
+      const response = await signUp(service, username);
+      assert.equal(response.status, 201);
+      assert.equal((await response.json()).username, username);
+    },
+  );
+
+  await t.step(
     "answers 409 for a ligature look-alike of a taken name",
     async () => {
       const suffix = crypto.randomUUID().slice(0, 8);
@@ -450,6 +460,26 @@ Deno.test("GET /refresh_token exchanges a Bearer refresh token for a new pair", 
       await assertUnauthorized(again, "Refresh token reused", {
         tokenSent: true,
       });
+    },
+  );
+
+  await t.step(
+    "refuses HEAD with 405, leaving the refresh token unrotated",
+    async () => {
+      const { tokens } = await signUpAndLogIn(service);
+      const head = await service.fetch("/refresh_token", {
+        method: "HEAD",
+        headers: { authorization: `Bearer ${tokens.refresh_token}` },
+      });
+      assert.equal(head.status, 405);
+      assert.equal(head.headers.get("allow"), "GET, POST, OPTIONS");
+      await head.body?.cancel();
+      service.clock.advance(service.config.refreshReuseIntervalMs);
+      const response = await service.fetch(
+        "/refresh_token",
+        bearer(tokens.refresh_token),
+      );
+      await assertTokenPair(response);
     },
   );
 

@@ -153,6 +153,9 @@ Deno.test("parseConfig() refuses a bad value with a ConfigError naming the varia
     // Docker exports the container id, twelve hex digits, as HOSTNAME.
     ["HOSTNAME", "3f4e5a6b7c8d", host],
     ["HOSTNAME", "cafe", host],
+    ["HOSTNAME", "1234", host],
+    ["HOSTNAME", "...", host],
+    ["HOSTNAME", "256.1.1.1", host],
     ["ACCESS_TOKEN_TTL", "soon", duration("1s", "soon")],
     ["ACCESS_TOKEN_TTL", "500ms", duration("1s", "500ms")],
     ["ACCESS_TOKEN_TTL", "0", duration("1s", "0")],
@@ -182,10 +185,10 @@ Deno.test("parseConfig() refuses a bad value with a ConfigError naming the varia
     const error = configError({ LOG_LEVEL: "verbose" });
 
     assert.equal(error.variable, "LOG_LEVEL");
-    assert.ok(error.message.startsWith("Cannot start: LOG_LEVEL "));
-    for (const level of ["debug", "info", "warn", "error"]) {
-      assert.ok(error.message.includes(`"${level}"`), error.message);
-    }
+    assert.equal(
+      error.message,
+      'Cannot start: LOG_LEVEL must be debug, info, warn or error, got "verbose"',
+    );
   });
 });
 

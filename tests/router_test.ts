@@ -197,6 +197,19 @@ Deno.test("createRouter() answers HEAD with the GET route's status and headers a
   assert.equal(response.body, null);
 });
 
+Deno.test("createRouter() refuses HEAD where the GET route has side effects", async () => {
+  const route = createRouter<Seen[]>([
+    { ...routeTo("rotate", "GET", "/rotate"), headless: true },
+  ]);
+  const seen: Seen[] = [];
+
+  const error = await refusal(route(request("/rotate", "HEAD"), seen));
+
+  assert.equal(error.status, 405);
+  assert.equal(error.headers.get("allow"), "GET, OPTIONS");
+  assert.deepEqual(seen, []);
+});
+
 Deno.test("createRouter() hands the caller's context to the handler", async () => {
   const route = createRouter<{ user: string }>([{
     method: "GET",

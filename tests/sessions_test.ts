@@ -210,10 +210,10 @@ Deno.test("Refresh grace gives the just-rotated token the current refresh token 
         await refresh(service, tokens.refresh_token),
       );
       clock.advance(interval - 1);
-      // 36000 s from the rotation, less the 9.999 s since, rounded down.
+      // 36000 s from the rotation, less the 9.999 s since, rounded up.
       const again = await assertTokenPair(
         await refresh(service, tokens.refresh_token),
-        { refreshExpiresIn: 35990 },
+        { refreshExpiresIn: 35991 },
       );
       assert.equal(again.refresh_token, first.refresh_token);
       assert.notEqual(again.access_token, first.access_token);
