@@ -7,7 +7,9 @@
  */
 import { ConfigError, parseConfig, readEnv } from "./src/config.ts";
 import type { Config } from "./src/config.ts";
+import { createHashPool } from "./src/hash_pool.ts";
 import { createLogger, type Logger } from "./src/log.ts";
+import type { PasswordHasher } from "./src/passwords.ts";
 import { createService, type Service } from "./src/service.ts";
 
 const VERSION = "0.1.0";
@@ -21,17 +23,47 @@ async function openStore(config: Config): Promise<Deno.Kv> {
   return await Deno.openKv(path);
 }
 
+// bcrypt on the serving thread stalls every request while it runs, so it
+// only happens there when workers are turned off or cannot start.
+async function passwordHasher(
+  config: Config,
+  logger: Logger,
+): Promise<PasswordHasher | undefined> {
+  if (config.hashWorkers === 0) return undefined;
+  const pool = createHashPool({
+    size: config.hashWorkers,
+    cost: config.bcryptCost,
+    queueLimit: config.hashQueueLimit,
+  });
+  try {
+    await pool.hash("probe");
+    return pool;
+  } catch (error) {
+    pool.close();
+    logger.warn("Hashing workers unavailable: hashing on the serving thread", {
+      reason: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
+}
+
 async function start(): Promise<{ service: Service; logger: Logger }> {
   const config = parseConfig(readEnv());
   const logger = createLogger({ level: config.logLevel });
   const kv = await openStore(config);
-  const service = await createService(kv, { config, logger });
+  const hasher = await passwordHasher(config, logger);
+  const service = await createService(kv, {
+    config,
+    logger,
+    ...(hasher ? { hasher } : {}),
+  });
   logger.info("Started", {
     version: VERSION,
     store: config.kvPath ?? "platform default",
     access_token_ttl_s: config.accessTokenTtlMs / 1000,
     refresh_token_ttl_s: config.refreshTokenTtlMs / 1000,
     bcrypt_cost: config.bcryptCost,
+    hash_workers: hasher ? config.hashWorkers : 0,
     secret_generated: service.secretGenerated,
   });
   if (service.secretGenerated) {
@@ -56,6 +88,23 @@ export default {
   },
 } satisfies Deno.ServeDefaultExport;
 
+// A failure to start is told in one line that says what to change, not as
+// a stack trace.
+function startFailure(error: unknown): string {
+  if (error instanceof ConfigError) return error.message;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return "Cannot listen: the address is in use; set PORT or HOSTNAME";
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return "Cannot listen: HOSTNAME is not an address of this machine";
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    return `Cannot start: a permission is missing: ${error.message}`;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return `Cannot start: ${message}`;
+}
+
 async function listen(): Promise<void> {
   try {
     const config = parseConfig(readEnv());
@@ -66,10 +115,9 @@ async function listen(): Promise<void> {
       hostname: config.hostname,
       onListen: ({ hostname, port }) =>
         logger.info("Listening", { address: `http://${hostname}:${port}` }),
-    }, service.handler);
+    }, (request, info) => service.handler(request, info));
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    createLogger().error(error.message);
+    createLogger().error(startFailure(error));
     Deno.exit(1);
   }
 }

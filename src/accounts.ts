@@ -5,6 +5,7 @@
  */
 import { AuthError } from "./auth_error.ts";
 import type { Clock } from "./clock.ts";
+import type { LoginThrottle } from "./login_throttle.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import {
   hashCost,
@@ -30,6 +31,13 @@ export interface AccountsOptions {
   clock: Clock;
   /** The bcrypt cost every stored hash should have. */
   bcryptCost: number;
+  throttle: LoginThrottle;
+}
+
+/** Options for {@linkcode Accounts.logIn}. */
+export interface LogInOptions {
+  /** The client's address, for counting failed logins per address. */
+  address?: string | undefined;
 }
 
 // Optimistic writes that lose a race re-read and try again this often.
@@ -72,22 +80,36 @@ export class Accounts {
    *
    * @throws {AuthError} `invalid_credentials`.
    */
-  async logIn(username: string, password: string): Promise<TokenPair> {
-    for (let attempt = 1;; attempt++) {
-      const entry = await this.#checkPassword(username, password);
+  async logIn(
+    username: string,
+    password: string,
+    options: LogInOptions = {},
+  ): Promise<TokenPair> {
+    const { throttle } = this.#options;
+    const attempt = { userKey: usernameKey(username), ...options };
+    await throttle.check(attempt);
+    for (let tries = 1;; tries++) {
+      const entry = await this.#checkPassword(username, password).catch(
+        async (error) => {
+          if (isInvalidCredentials(error)) await throttle.fail(attempt);
+          throw error;
+        },
+      );
       // The user record is always rewritten, which moves its version: a
       // password change or deletion racing this login then retries and
       // sees the new session.
       const user = await this.#loggedInUser(entry.value, password);
       try {
-        return await this.#options.sessions.start(entry.value.username, {
+        const pair = await this.#options.sessions.start(entry.value.username, {
           userVersion: entry.versionstamp,
           user,
         });
+        await throttle.succeed(attempt);
+        return pair;
       } catch (error) {
         const changed = error instanceof AuthError &&
           error.code === "account_changed";
-        if (!changed || attempt >= MAX_ATTEMPTS) throw error;
+        if (!changed || tries >= MAX_ATTEMPTS) throw error;
       }
     }
   }
@@ -204,6 +226,10 @@ export class Accounts {
     this.#dummyHash ??= this.#options.hasher.hash(crypto.randomUUID());
     return this.#dummyHash;
   }
+}
+
+function isInvalidCredentials(error: unknown): boolean {
+  return error instanceof AuthError && error.code === "invalid_credentials";
 }
 
 function invalidCredentials(): AuthError {

@@ -6,7 +6,9 @@
  */
 import type { z } from "zod";
 import { AuthError, type AuthErrorCode } from "./auth_error.ts";
+import { HashQueueFullError } from "./hash_pool.ts";
 import { HttpError, unauthorized } from "./http_error.ts";
+import { ThrottledError } from "./login_throttle.ts";
 import type { Route } from "./router.ts";
 import type { AccessClaims } from "./tokens.ts";
 
@@ -22,6 +24,8 @@ export type RouteAuth =
 /** Per-request state handed to every handler. */
 export interface RequestContext {
   requestId: string;
+  /** The client's IP address, when the server knows it. */
+  clientAddress?: string | undefined;
   /** The claims of the access token, on routes that require one. */
   claims?: AccessClaims;
 }
@@ -51,6 +55,7 @@ const ANSWERS: Record<AuthErrorCode, [number, string, boolean]> = {
   refresh_expired: [401, "Refresh token expired", true],
   refresh_invalid: [401, "Invalid refresh token", true],
   refresh_reused: [401, "Refresh token reused", true],
+  too_many_failures: [429, "Too many failed logins, try again later", false],
 };
 
 /**
@@ -58,9 +63,18 @@ const ANSWERS: Record<AuthErrorCode, [number, string, boolean]> = {
  * anything else is passed through.
  */
 export function toHttpError(error: unknown): unknown {
+  if (error instanceof HashQueueFullError) {
+    return new HttpError(503, "Too many logins at once, try again shortly", {
+      headers: { "retry-after": "1" },
+    });
+  }
   if (!(error instanceof AuthError)) return error;
   const [status, detail, tokenSent] = ANSWERS[error.code];
   if (status === 401) return unauthorized(detail, tokenSent);
+  if (error instanceof ThrottledError) {
+    const headers = { "retry-after": String(error.retryAfter) };
+    return new HttpError(status, detail, { headers });
+  }
   return new HttpError(status, detail);
 }
 

@@ -14,8 +14,16 @@ import { jsonResponse, problemResponse } from "./problem.ts";
 import { createRouter, type RouteHandler } from "./router.ts";
 import type { Sessions } from "./sessions.ts";
 
+/** What the server knows of a connection, as `Deno.serve` passes it. */
+export interface ConnectionInfo {
+  remoteAddr?: { hostname?: string } | Deno.Addr;
+}
+
 /** Answers one HTTP request. */
-export type Handler = (request: Request) => Promise<Response>;
+export type Handler = (
+  request: Request,
+  info?: ConnectionInfo,
+) => Promise<Response>;
 
 /** Options for {@linkcode createApp}. */
 export interface AppOptions {
@@ -52,11 +60,14 @@ export function createApp(options: AppOptions): Handler {
     })),
   );
 
-  return async (request) => {
+  return async (request, info) => {
     const started = performance.now();
     const given = request.headers.get("x-request-id") ?? "";
     const requestId = SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
-    const context: RequestContext = { requestId };
+    const context: RequestContext = {
+      requestId,
+      clientAddress: addressOf(info),
+    };
     let response: Response;
     try {
       response = await route(request, context);
@@ -74,6 +85,11 @@ export function createApp(options: AppOptions): Handler {
     });
     return response;
   };
+}
+
+function addressOf(info: ConnectionInfo | undefined): string | undefined {
+  const addr = info?.remoteAddr;
+  return addr && "hostname" in addr ? addr.hostname : undefined;
 }
 
 function guard(

@@ -13,7 +13,8 @@ export type AuthErrorCode =
   | "access_invalid"
   | "refresh_expired"
   | "refresh_invalid"
-  | "refresh_reused";
+  | "refresh_reused"
+  | "too_many_failures";
 
 /**
  * A refusal by the auth core. Routes map its `code` to an HTTP answer.

@@ -5,7 +5,12 @@
  * @module
  */
 import type { Accounts } from "./accounts.ts";
-import { answering, type ApiRoute, toHttpError } from "./api_route.ts";
+import {
+  answering,
+  type ApiRoute,
+  type RequestContext,
+  toHttpError,
+} from "./api_route.ts";
 import { bearerToken } from "./bearer.ts";
 import { readJson, readJsonOrForm } from "./body.ts";
 import { HttpError, OAuthError } from "./http_error.ts";
@@ -49,7 +54,12 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
     auth: "none",
     summary: "Create an account",
     body: signup,
-    responses: { 201: "Account created", ...BODY_ERRORS, 409: "Taken" },
+    responses: {
+      201: "Account created",
+      ...BODY_ERRORS,
+      409: "Taken",
+      503: "Too many signups at once",
+    },
     handler: async (request) => {
       const { username, password } = await readJson(request, signup);
       const profile = await answering(() =>
@@ -70,11 +80,14 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
       200: "Token pair",
       ...BODY_ERRORS,
       401: "Invalid username or password",
+      429: "Too many failed logins",
+      503: "Too many logins at once",
     },
-    handler: async (request) => {
+    handler: async (request, context) => {
       const { username, password } = await readJson(request, LOGIN_BODY);
+      const address = context.clientAddress;
       return await answering(async () =>
-        tokenPairResponse(await accounts.logIn(username, password))
+        tokenPairResponse(await accounts.logIn(username, password, { address }))
       );
     },
   }, {
@@ -109,9 +122,9 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
       413: "Body too large",
       415: "Neither JSON nor form-encoded",
     },
-    handler: async (request) => {
+    handler: async (request, context) => {
       try {
-        return await grant(request, accounts, sessions);
+        return await grant(request, context, { accounts, sessions });
       } catch (error) {
         throw toOAuthError(error);
       }
@@ -121,8 +134,8 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
 
 async function grant(
   request: Request,
-  accounts: Accounts,
-  sessions: Sessions,
+  context: RequestContext,
+  { accounts, sessions }: { accounts: Accounts; sessions: Sessions },
 ): Promise<Response> {
   const body = await readJsonOrForm(request, TOKEN_BODY);
   if (body.grant_type === "password") {
@@ -130,7 +143,10 @@ async function grant(
       throw new OAuthError("invalid_request", "username and password needed");
     }
     const { username, password } = body;
-    return tokenPairResponse(await accounts.logIn(username, password));
+    const address = context.clientAddress;
+    return tokenPairResponse(
+      await accounts.logIn(username, password, { address }),
+    );
   }
   if (body.grant_type === "refresh_token") {
     if (!body.refresh_token) {
@@ -156,6 +172,10 @@ function toOAuthError(error: unknown): unknown {
   if (http.status === 401 || http.status === 409) {
     return new OAuthError("invalid_grant", http.detail);
   }
-  const status = [413, 415, 429, 503].includes(http.status) ? http.status : 400;
+  if (http.status === 429 || http.status === 503) {
+    const { status, detail, headers } = http;
+    return new OAuthError("temporarily_unavailable", detail, status, headers);
+  }
+  const status = [413, 415].includes(http.status) ? http.status : 400;
   return new OAuthError("invalid_request", http.detail, status);
 }

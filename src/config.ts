@@ -19,6 +19,11 @@ export const ENV_VARS = [
   "PASSWORD_MIN_LENGTH",
   "REFRESH_REUSE_INTERVAL",
   "LOG_LEVEL",
+  "HASH_WORKERS",
+  "HASH_QUEUE_LIMIT",
+  "LOGIN_MAX_FAILURES",
+  "LOGIN_MAX_FAILURES_PER_ADDRESS",
+  "LOGIN_WINDOW",
 ] as const;
 
 /** The name of one environment variable the service reads. */
@@ -44,6 +49,15 @@ export interface Config {
   passwordMinLength: number;
   refreshReuseIntervalMs: number;
   logLevel: LogLevel;
+  /** Password-hashing workers; 0 hashes on the serving thread. */
+  hashWorkers: number;
+  /** Hash requests that may wait for a worker before 503. */
+  hashQueueLimit: number;
+  /** Failed logins per username in a window before 429. */
+  loginMaxFailures: number;
+  /** Failed logins per client address in a window before 429. */
+  loginMaxFailuresPerAddress: number;
+  loginWindowMs: number;
 }
 
 /** The configuration that applies when the environment sets nothing. */
@@ -57,6 +71,10 @@ export const DEFAULTS = {
   passwordMinLength: 8,
   refreshReuseInterval: "10s",
   logLevel: "info",
+  hashQueueLimit: 64,
+  loginMaxFailures: 5,
+  loginMaxFailuresPerAddress: 50,
+  loginWindow: "15m",
 } as const;
 
 /** Raised when a variable holds a value the service cannot run with. */
@@ -75,6 +93,11 @@ export class ConfigError extends Error {
 }
 
 const encoder = new TextEncoder();
+
+/** One hashing worker per CPU, as bcrypt is all CPU. */
+function defaultHashWorkers(): number {
+  return Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1);
+}
 
 function duration(fallback: string, min: number) {
   return z.string().default(fallback).transform((text, ctx) => {
@@ -139,6 +162,15 @@ const ENV_SCHEMA = z.object({
   BCRYPT_COST: integer(DEFAULTS.bcryptCost, 4, 31),
   PASSWORD_MIN_LENGTH: integer(DEFAULTS.passwordMinLength, 8, 72),
   REFRESH_REUSE_INTERVAL: duration(DEFAULTS.refreshReuseInterval, 0),
+  HASH_WORKERS: integer(defaultHashWorkers(), 0, 64),
+  HASH_QUEUE_LIMIT: integer(DEFAULTS.hashQueueLimit, 1, 100_000),
+  LOGIN_MAX_FAILURES: integer(DEFAULTS.loginMaxFailures, 1, 1000),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: integer(
+    DEFAULTS.loginMaxFailuresPerAddress,
+    1,
+    100_000,
+  ),
+  LOGIN_WINDOW: duration(DEFAULTS.loginWindow, 1_000),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], {
     error: (issue) =>
       `must be debug, info, warn or error, got "${String(issue.input)}"`,
@@ -190,6 +222,11 @@ export function parseConfig(
     passwordMinLength: vars.PASSWORD_MIN_LENGTH,
     refreshReuseIntervalMs: vars.REFRESH_REUSE_INTERVAL,
     logLevel: vars.LOG_LEVEL,
+    hashWorkers: vars.HASH_WORKERS,
+    hashQueueLimit: vars.HASH_QUEUE_LIMIT,
+    loginMaxFailures: vars.LOGIN_MAX_FAILURES,
+    loginMaxFailuresPerAddress: vars.LOGIN_MAX_FAILURES_PER_ADDRESS,
+    loginWindowMs: vars.LOGIN_WINDOW,
   };
 }
 

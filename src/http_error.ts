@@ -53,8 +53,13 @@ export class OAuthError extends HttpError {
   /** The RFC 6749 error code, such as `invalid_grant`. */
   readonly error: string;
 
-  constructor(error: string, description: string, status = 400) {
-    super(status, description);
+  constructor(
+    error: string,
+    description: string,
+    status = 400,
+    headers?: HeadersInit,
+  ) {
+    super(status, description, headers ? { headers } : {});
     this.name = "OAuthError";
     this.error = error;
   }

@@ -11,6 +11,7 @@ import { authRoutes } from "./auth_routes.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
+import { LoginThrottle } from "./login_throttle.ts";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
 import { publicRoutes } from "./public_routes.ts";
 import { Sessions } from "./sessions.ts";
@@ -68,12 +69,20 @@ export async function createService(
     refreshTtlMs: config.refreshTokenTtlMs,
     reuseIntervalMs: config.refreshReuseIntervalMs,
   });
+  const throttle = new LoginThrottle({
+    store,
+    clock,
+    maxFailures: config.loginMaxFailures,
+    maxFailuresPerAddress: config.loginMaxFailuresPerAddress,
+    windowMs: config.loginWindowMs,
+  });
   const accounts = new Accounts({
     store,
     sessions,
     hasher,
     clock,
     bcryptCost: config.bcryptCost,
+    throttle,
   });
   const passwordMinLength = config.passwordMinLength;
   const routes = [

@@ -32,6 +32,16 @@ export interface SessionRecord {
   createdAt: number;
 }
 
+/** What failed logins are counted by. */
+export type FailureScope = "username" | "address";
+
+/** Failed logins counted in one window. Times are epoch milliseconds. */
+export interface FailureCount {
+  count: number;
+  /** When the window ends and the count starts again from zero. */
+  resetAt: number;
+}
+
 /** A record with the version KV gave it, for compare-and-set updates. */
 export interface Versioned<T> {
   value: T;
@@ -52,6 +62,10 @@ function sessionKey(id: string): Deno.KvKey {
 
 function userSessionKey(key: string, id: string): Deno.KvKey {
   return ["sessions_by_user", key, id];
+}
+
+function failureKey(scope: FailureScope, key: string): Deno.KvKey {
+  return ["login_failures", scope, key];
 }
 
 function settingKey(name: string): Deno.KvKey {
@@ -217,6 +231,43 @@ export class Store {
       }
       await op.commit();
     }
+  }
+
+  /** The failed logins counted for a username or an address, if any. */
+  async getFailures(
+    scope: FailureScope,
+    key: string,
+  ): Promise<FailureCount | null> {
+    return (await this.#kv.get<FailureCount>(failureKey(scope, key))).value;
+  }
+
+  /**
+   * Counts one more failed login: in the running window, or in a new one
+   * of `windowMs` if there is none or it ended by `now`.
+   */
+  async addFailure(
+    scope: FailureScope,
+    key: string,
+    options: { now: number; windowMs: number },
+  ): Promise<FailureCount> {
+    const kvKey = failureKey(scope, key);
+    for (;;) {
+      const entry = await this.#kv.get<FailureCount>(kvKey);
+      const running = entry.value && entry.value.resetAt > options.now;
+      const next: FailureCount = running && entry.value
+        ? { count: entry.value.count + 1, resetAt: entry.value.resetAt }
+        : { count: 1, resetAt: options.now + options.windowMs };
+      const result = await this.#kv.atomic()
+        .check(entry)
+        .set(kvKey, next, { expireIn: next.resetAt - options.now })
+        .commit();
+      if (result.ok) return next;
+    }
+  }
+
+  /** Forgets the failed logins of a username or an address. */
+  async clearFailures(scope: FailureScope, key: string): Promise<void> {
+    await this.#kv.delete(failureKey(scope, key));
   }
 
   /** A stored setting, if set. */

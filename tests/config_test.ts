@@ -22,6 +22,11 @@ const DEFAULT_CONFIG: Config = {
   passwordMinLength: 8,
   refreshReuseIntervalMs: 10_000,
   logLevel: "info",
+  hashWorkers: navigator.hardwareConcurrency,
+  hashQueueLimit: 64,
+  loginMaxFailures: 5,
+  loginMaxFailuresPerAddress: 50,
+  loginWindowMs: 900_000,
 };
 
 function configError(env: Env): ConfigError {
@@ -56,6 +61,11 @@ Deno.test("parseConfig() reads every variable", () => {
     PASSWORD_MIN_LENGTH: "12",
     REFRESH_REUSE_INTERVAL: "0",
     LOG_LEVEL: "debug",
+    HASH_WORKERS: "3",
+    HASH_QUEUE_LIMIT: "10",
+    LOGIN_MAX_FAILURES: "7",
+    LOGIN_MAX_FAILURES_PER_ADDRESS: "70",
+    LOGIN_WINDOW: "1h",
   });
 
   assert.deepEqual(config, {
@@ -69,6 +79,11 @@ Deno.test("parseConfig() reads every variable", () => {
     passwordMinLength: 12,
     refreshReuseIntervalMs: 0,
     logLevel: "debug",
+    hashWorkers: 3,
+    hashQueueLimit: 10,
+    loginMaxFailures: 7,
+    loginMaxFailuresPerAddress: 70,
+    loginWindowMs: 3_600_000,
   });
 });
 
@@ -154,6 +169,11 @@ Deno.test("parseConfig() refuses a bad value with a ConfigError naming the varia
     ["HOSTNAME", "3f4e5a6b7c8d", host],
     ["HOSTNAME", "cafe", host],
     ["HOSTNAME", "1234", host],
+    ["HASH_WORKERS", "-1", number("0 to 64", "-1")],
+    ["HASH_QUEUE_LIMIT", "0", number("1 to 100000", "0")],
+    ["LOGIN_MAX_FAILURES", "0", number("1 to 1000", "0")],
+    ["LOGIN_MAX_FAILURES_PER_ADDRESS", "many", number("1 to 100000", "many")],
+    ["LOGIN_WINDOW", "forever", duration("1s", "forever")],
     ["HOSTNAME", "...", host],
     ["HOSTNAME", "256.1.1.1", host],
     ["ACCESS_TOKEN_TTL", "soon", duration("1s", "soon")],
