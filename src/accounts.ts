@@ -222,8 +222,13 @@ export class Accounts {
   }
 
   // A hash at the configured cost of a password nobody knows, made once.
+  // A failed attempt is forgotten, or every later unknown name would fail.
   #fakeHash(): Promise<string> {
-    this.#dummyHash ??= this.#options.hasher.hash(crypto.randomUUID());
+    this.#dummyHash ??= this.#options.hasher.hash(crypto.randomUUID())
+      .catch((error) => {
+        this.#dummyHash = undefined;
+        throw error;
+      });
     return this.#dummyHash;
   }
 }

@@ -16,6 +16,8 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /** Writes out every line still held back. */
+  flush(): void;
 }
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -24,15 +26,51 @@ const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 export interface CreateLoggerOptions {
   /** The least severe level written; `info` by default. */
   level?: LogLevel;
-  /** Where each finished line goes; standard output by default. */
+  /** Where each finished line goes; batched standard output by default. */
   write?: (line: string) => void;
+  /** Sends out lines the writer holds back; called before exit. */
+  flush?: () => void;
   /** The current time as epoch milliseconds; the wall clock by default. */
   now?: () => number;
 }
 
-function writeStdout(line: string): void {
-  // deno-lint-ignore no-console -- this module is the service's only output.
-  console.log(line);
+const encoder = new TextEncoder();
+
+/**
+ * Writes lines to standard output in batches: a write per request costs a
+ * system call on the serving thread, so lines wait up to `delayMs` (or
+ * until `maxBytes` gather) and go out together.
+ */
+export function createBatchedWriter(
+  options: { delayMs?: number; maxBytes?: number } = {},
+): { write(line: string): void; flush(): void } {
+  const delayMs = options.delayMs ?? 20;
+  const maxBytes = options.maxBytes ?? 64 * 1024;
+  let pending: string[] = [];
+  let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  function flush(): void {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0) return;
+    const bytes = encoder.encode(pending.join(""));
+    pending = [];
+    size = 0;
+    let written = 0;
+    while (written < bytes.length) {
+      written += Deno.stdout.writeSync(bytes.subarray(written));
+    }
+  }
+
+  function write(line: string): void {
+    pending.push(line, "\n");
+    size += line.length + 1;
+    if (size >= maxBytes) flush();
+    else timer ??= setTimeout(flush, delayMs);
+  }
+
+  return { write, flush };
 }
 
 /**
@@ -46,7 +84,9 @@ function writeStdout(line: string): void {
  */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const threshold = RANK[options.level ?? "info"];
-  const write = options.write ?? writeStdout;
+  const batched = options.write ? undefined : createBatchedWriter();
+  const write = options.write ?? batched?.write ?? (() => {});
+  const flush = options.flush ?? batched?.flush ?? (() => {});
   const now = options.now ?? Date.now;
   const emit = (level: LogLevel) => (message: string, fields?: LogFields) => {
     if (RANK[level] < threshold) return;
@@ -60,6 +100,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     info: emit("info"),
     warn: emit("warn"),
     error: emit("error"),
+    flush,
   };
 }
 

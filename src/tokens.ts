@@ -46,6 +46,8 @@ export class TokenError extends Error {
 export interface TokensOptions {
   clock: Clock;
   accessTtlMs: number;
+  /** How many verified access tokens to remember; 10 000 by default. */
+  cacheSize?: number;
 }
 
 /** Signs and checks the service's tokens with one key. */
@@ -81,6 +83,19 @@ export async function createTokens(
     ["sign", "verify"],
   );
   const { clock } = options;
+  const cacheSize = options.cacheSize ?? 10_000;
+  // A client presents the same access token on every call for its whole
+  // lifetime, and an HMAC check costs more than the rest of a request. A
+  // token already verified, byte for byte, needs only its expiry checked.
+  const verified = new Map<string, AccessClaims>();
+
+  function remember(token: string, claims: AccessClaims): void {
+    if (verified.size >= cacheSize) {
+      const oldest = verified.keys().next().value;
+      if (oldest !== undefined) verified.delete(oldest);
+    }
+    verified.set(token, claims);
+  }
 
   async function sign(use: TokenUse, claims: AccessClaims, extra = {}) {
     return await new SignJWT({ ...extra, sid: claims.sid, token_use: use })
@@ -119,7 +134,15 @@ export async function createTokens(
       return sign("refresh", claims, { gen: claims.gen });
     },
     async verifyAccess(token) {
-      return claimsOf(await verify(token, "access"));
+      const known = verified.get(token);
+      if (known) {
+        if (known.exp * 1000 > clock.now()) return known;
+        verified.delete(token);
+        throw new TokenError("expired", "Token expired");
+      }
+      const claims = Object.freeze(claimsOf(await verify(token, "access")));
+      remember(token, claims);
+      return claims;
     },
     async verifyRefresh(token) {
       const payload = await verify(token, "refresh");

@@ -1,13 +1,13 @@
 /**
  * Shared test fixtures: a controllable clock, a service on an in-memory
- * store, and request builders.
+ * store, a password hasher that counts its work, and request builders.
  *
  * @module
  */
 import type { Clock } from "../src/clock.ts";
 import { type Config, parseConfig } from "../src/config.ts";
 import { type Logger, silentLogger } from "../src/log.ts";
-import type { PasswordHasher } from "../src/passwords.ts";
+import { createPasswordHasher, type PasswordHasher } from "../src/passwords.ts";
 import { createService, type Service } from "../src/service.ts";
 
 /** A clock that stands still until a test moves it. */
@@ -31,6 +31,35 @@ export class FakeClock implements Clock {
   set(ms: number): void {
     this.#now = ms;
   }
+}
+
+/** A password hasher that records the work it was asked to do. */
+export interface CountingHasher extends PasswordHasher {
+  /** How many passwords it hashed. */
+  readonly hashed: number;
+  /** The hashes it verified passwords against, in order. */
+  readonly verified: readonly string[];
+}
+
+/** bcrypt on this thread at `cost`, counting every call. */
+export function countingHasher(cost = 4): CountingHasher {
+  const bcrypt = createPasswordHasher({ cost });
+  const verified: string[] = [];
+  let hashed = 0;
+  return {
+    get hashed() {
+      return hashed;
+    },
+    verified,
+    hash: (password) => {
+      hashed++;
+      return bcrypt.hash(password);
+    },
+    verify: (password, hash) => {
+      verified.push(hash);
+      return bcrypt.verify(password, hash);
+    },
+  };
 }
 
 /** The configuration tests run with: a fixed secret and a cheap hash. */

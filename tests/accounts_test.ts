@@ -7,13 +7,15 @@ import {
 } from "./_assertions.ts";
 import {
   bearer,
+  countingHasher,
   json,
   openTestService,
   randomUsername,
   signUpAndLogIn,
   type TestService,
 } from "./_helpers.ts";
-import { createPasswordHasher } from "../src/passwords.ts";
+import { HashQueueFullError } from "../src/hash_pool.ts";
+import { createPasswordHasher, hashCost } from "../src/passwords.ts";
 import { Store } from "../src/store.ts";
 import { usernameKey } from "../src/username.ts";
 
@@ -182,5 +184,80 @@ Deno.test("POST /password also ends a session whose login raced the change", asy
   );
   await assertUnauthorized(refresh, "Invalid refresh token", {
     tokenSent: true,
+  });
+});
+
+Deno.test("POST /login spends one bcrypt verify at the configured cost whether or not the name exists", async (t) => {
+  const hasher = countingHasher(5);
+  await using service = await openTestService({
+    hasher,
+    config: { bcryptCost: 5 },
+  });
+  const { username } = await signUpAndLogIn(service);
+
+  /** The costs of the hashes verified while `login` ran. */
+  async function verifiedCosts(username: string, password: string) {
+    const before = hasher.verified.length;
+    const response = await logIn(service, username, password);
+    await assertUnauthorized(response, "Invalid username or password", {
+      tokenSent: false,
+    });
+    return hasher.verified.slice(before).map(hashCost);
+  }
+
+  await t.step("a wrong password for a known name", async () => {
+    assert.deepEqual(await verifiedCosts(username, "not the password"), [5]);
+  });
+
+  await t.step("an unknown name", async () => {
+    assert.deepEqual(await verifiedCosts(randomUsername(), "a password"), [5]);
+  });
+
+  await t.step("a name that signup would refuse", async () => {
+    assert.deepEqual(await verifiedCosts("no such name", "a password"), [5]);
+  });
+
+  await t.step("an unknown name with a password over 72 bytes", async () => {
+    const password = "p".repeat(100);
+    assert.deepEqual(await verifiedCosts(randomUsername(), password), [5]);
+  });
+
+  await t.step("hashes nothing more for further unknown names", async () => {
+    const hashed = hasher.hashed;
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await verifiedCosts(randomUsername(), "password"), [5]);
+    }
+    assert.equal(hasher.hashed, hashed);
+  });
+});
+
+Deno.test("POST /login answers an unknown name 401 again once hashing has recovered", async (t) => {
+  const bcrypt = createPasswordHasher({ cost: 4 });
+  let queueFull = true;
+  await using service = await openTestService({
+    hasher: {
+      verify: bcrypt.verify,
+      hash: (password) =>
+        queueFull
+          ? Promise.reject(new HashQueueFullError(1))
+          : bcrypt.hash(password),
+    },
+  });
+
+  await t.step("answers 503 while the hashing queue is full", async () => {
+    const response = await logIn(service, randomUsername(), "a password");
+    await assertProblem(
+      response,
+      503,
+      "Too many logins at once, try again shortly",
+    );
+  });
+
+  await t.step("answers 401 once the queue has room again", async () => {
+    queueFull = false;
+    const response = await logIn(service, randomUsername(), "a password");
+    await assertUnauthorized(response, "Invalid username or password", {
+      tokenSent: false,
+    });
   });
 });

@@ -35,6 +35,7 @@ function capturingLogger(): Logger & { lines: LogLine[] } {
     info: at("info"),
     warn: at("warn"),
     error: at("error"),
+    flush: () => {},
   };
 }
 

@@ -42,6 +42,11 @@ function oversizedBody(): string {
   });
 }
 
+/** A response's headers, sorted by name, without the one named. */
+function headersBut(response: Response, name: string): [string, string][] {
+  return [...response.headers].filter(([header]) => header !== name);
+}
+
 async function signUp(
   service: TestService,
   username: string,
@@ -320,6 +325,30 @@ Deno.test("POST /login hands out a token pair for the right password only", asyn
       await assertUnauthorized(wrong, "Invalid username or password", {
         tokenSent: false,
       });
+    },
+  );
+
+  await t.step(
+    "answers an unknown name and a wrong password with the same bytes and headers",
+    async () => {
+      const unknown = await service.fetch(
+        "/login",
+        json({ username: randomUsername(), password: PASSWORD }),
+      );
+      const wrong = await service.fetch(
+        "/login",
+        json({ username, password: "wrong password" }),
+      );
+      assert.equal(unknown.status, 401);
+      assert.equal(wrong.status, 401);
+      assert.deepEqual(
+        headersBut(wrong, "x-request-id"),
+        headersBut(unknown, "x-request-id"),
+      );
+      assert.deepEqual(
+        new Uint8Array(await wrong.arrayBuffer()),
+        new Uint8Array(await unknown.arrayBuffer()),
+      );
     },
   );
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger, silentLogger } from "../src/log.ts";
+import { createBatchedWriter, createLogger, silentLogger } from "../src/log.ts";
 
 const NOW = Date.UTC(2026, 0, 1, 12, 30);
 
@@ -87,17 +87,62 @@ Deno.test("createLogger() writes only lines at or above its level", async (t) =>
   });
 });
 
-Deno.test("createLogger() prints to standard output by default", () => {
-  const printed = capturingConsole(() => {
-    createLogger({ now: () => NOW }).warn("Started", { port: 8000 });
+function capturingStdout(): { writes: string[] } & Disposable {
+  const writes: string[] = [];
+  const original = Deno.stdout.writeSync;
+  Deno.stdout.writeSync = (bytes: Uint8Array) => {
+    writes.push(new TextDecoder().decode(bytes));
+    return bytes.length;
+  };
+  return {
+    writes,
+    [Symbol.dispose]: () => {
+      Deno.stdout.writeSync = original;
+    },
+  };
+}
+
+Deno.test("createLogger() writes to standard output in batches by default", async (t) => {
+  await t.step("holds lines back until flushed", () => {
+    using stdout = capturingStdout();
+    const log = createLogger({ now: () => NOW });
+
+    log.warn("Started", { port: 8000 });
+    log.info("Listening");
+    assert.deepEqual(stdout.writes, []);
+    log.flush();
+
+    assert.equal(stdout.writes.length, 1);
+    const lines = (stdout.writes[0] ?? "").split("\n");
+    assert.equal(lines.length, 3);
+    assert.equal(lines[2], "");
+    assert.deepEqual(JSON.parse(lines[0] ?? ""), {
+      time: "2026-01-01T12:30:00.000Z",
+      level: "warn",
+      msg: "Started",
+      port: 8000,
+    });
   });
 
-  assert.equal(printed.length, 1);
-  assert.deepEqual(JSON.parse(String(printed[0]?.[0])), {
-    time: "2026-01-01T12:30:00.000Z",
-    level: "warn",
-    msg: "Started",
-    port: 8000,
+  await t.step("writes by itself once the batch is large", () => {
+    using stdout = capturingStdout();
+    const writer = createBatchedWriter({ maxBytes: 10 });
+
+    writer.write("12345");
+    assert.deepEqual(stdout.writes, []);
+    writer.write("67890");
+
+    assert.deepEqual(stdout.writes, ["12345\n67890\n"]);
+  });
+
+  await t.step("writes by itself after the delay", async () => {
+    using stdout = capturingStdout();
+    const writer = createBatchedWriter({ delayMs: 0 });
+
+    writer.write("later");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+
+    assert.deepEqual(stdout.writes, ["later\n"]);
   });
 });
 

@@ -373,6 +373,63 @@ Deno.test("Store.deleteUser() with a stale versionstamp removes nothing", async 
   assert.deepEqual((await store.listSessionIds(key)).sort(), [...ids].sort());
 });
 
+Deno.test("Store.addFailure() counts every one of 20 concurrent failures", async () => {
+  await using store = await openStore();
+  const key = randomUsername();
+  const window = { now: NOW, windowMs: HOUR };
+
+  const counts = await Promise.all(
+    Array.from({ length: 20 }, () => store.addFailure("username", key, window)),
+  );
+
+  assert.deepEqual(
+    counts.map((failures) => failures.count).sort((a, b) => a - b),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
+  assert.deepEqual(await store.getFailures("username", key), {
+    count: 20,
+    resetAt: NOW + HOUR,
+  });
+});
+
+Deno.test("Store.addFailure() opens a new window once the old one has ended", async (t) => {
+  await using store = await openStore();
+  const key = "203.0.113.5";
+  await store.addFailure("address", key, { now: NOW, windowMs: HOUR });
+
+  await t.step("counts on in the window's last millisecond", async () => {
+    const failures = await store.addFailure("address", key, {
+      now: NOW + HOUR - 1,
+      windowMs: HOUR,
+    });
+    assert.deepEqual(failures, { count: 2, resetAt: NOW + HOUR });
+  });
+
+  await t.step("starts again from one at the window's end", async () => {
+    const failures = await store.addFailure("address", key, {
+      now: NOW + HOUR,
+      windowMs: HOUR,
+    });
+    assert.deepEqual(failures, { count: 1, resetAt: NOW + 2 * HOUR });
+    assert.deepEqual(await store.getFailures("address", key), failures);
+  });
+});
+
+Deno.test("Store.clearFailures() forgets one key's failures only", async () => {
+  await using store = await openStore();
+  const window = { now: NOW, windowMs: HOUR };
+  await store.addFailure("username", "alice", window);
+  await store.addFailure("address", "alice", window);
+
+  await store.clearFailures("username", "alice");
+
+  assert.equal(await store.getFailures("username", "alice"), null);
+  assert.deepEqual(await store.getFailures("address", "alice"), {
+    count: 1,
+    resetAt: NOW + HOUR,
+  });
+});
+
 Deno.test("Store.getSetting() answers null for a setting never stored", async () => {
   await using store = await openStore();
 

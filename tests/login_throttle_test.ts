@@ -1,0 +1,435 @@
+import assert from "node:assert/strict";
+import {
+  type LoginAttempt,
+  LoginThrottle,
+  ThrottledError,
+} from "../src/login_throttle.ts";
+import { Store } from "../src/store.ts";
+import {
+  assertOAuthError,
+  assertProblem,
+  assertTokenPair,
+  assertUnauthorized,
+} from "./_assertions.ts";
+import {
+  countingHasher,
+  FakeClock,
+  json,
+  openTestService,
+  randomUsername,
+  type TestService,
+} from "./_helpers.ts";
+
+const PASSWORD = "correct horse battery";
+const WRONG = "wrong horse battery";
+const MINUTE = 60_000;
+const WINDOW = 15 * MINUTE;
+const FORM = "application/x-www-form-urlencoded";
+
+async function signUp(service: TestService, username: string): Promise<void> {
+  const response = await service.fetch(
+    "/signup",
+    json({ username, password: PASSWORD }),
+  );
+  assert.equal(response.status, 201);
+  await response.body?.cancel();
+}
+
+/** Logs in, from `address` if one is given. */
+async function logIn(
+  service: TestService,
+  username: string,
+  password: string,
+  address?: string,
+): Promise<Response> {
+  const request = new Request(
+    "http://localhost/login",
+    json({ username, password }),
+  );
+  const info = address ? { remoteAddr: { hostname: address } } : undefined;
+  return await service.handler(request, info);
+}
+
+async function tokenGrant(
+  service: TestService,
+  username: string,
+  password: string,
+): Promise<Response> {
+  const body = new URLSearchParams({
+    grant_type: "password",
+    username,
+    password,
+  });
+  return await service.fetch("/token", {
+    method: "POST",
+    headers: { "content-type": FORM },
+    body: body.toString(),
+  });
+}
+
+async function assertLoginFailed(response: Response): Promise<void> {
+  await assertUnauthorized(response, "Invalid username or password", {
+    tokenSent: false,
+  });
+}
+
+/** Fails `count` logins for `username` with a wrong password. */
+async function failLogins(
+  service: TestService,
+  username: string,
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await assertLoginFailed(await logIn(service, username, WRONG));
+  }
+}
+
+async function assertThrottled(
+  response: Response,
+  retryAfter: string,
+): Promise<void> {
+  await assertProblem(response, 429, "Too many failed logins, try again later");
+  assert.equal(response.headers.get("retry-after"), retryAfter);
+}
+
+/** The same text in full-width letters, which NFKC folds back. */
+function fullWidth(text: string): string {
+  return text.replace(
+    /[!-~]/g,
+    (char) => String.fromCharCode(char.charCodeAt(0) + 0xfee0),
+  );
+}
+
+Deno.test("POST /login answers 429 once a name has failed too often in the window", async (t) => {
+  const hasher = countingHasher();
+  await using service = await openTestService({
+    hasher,
+    config: { loginMaxFailures: 5, loginWindowMs: WINDOW },
+  });
+
+  await t.step(
+    "answers the 6th attempt 429 with the seconds left, hashing nothing",
+    async () => {
+      const username = randomUsername();
+      await signUp(service, username);
+      for (let i = 0; i < 5; i++) {
+        if (i > 0) service.clock.advance(MINUTE + 500);
+        await assertLoginFailed(await logIn(service, username, WRONG));
+      }
+      service.clock.advance(MINUTE + 500);
+      const work = { hashed: hasher.hashed, verified: hasher.verified.length };
+
+      const response = await logIn(service, username, WRONG);
+
+      // 5 × 60.5 s into the 900 s window: 597.5 s left, rounded up.
+      await assertThrottled(response, "598");
+      assert.deepEqual(
+        { hashed: hasher.hashed, verified: hasher.verified.length },
+        work,
+      );
+    },
+  );
+
+  await t.step("refuses even the right password while throttled", async () => {
+    const username = randomUsername();
+    await signUp(service, username);
+    await failLogins(service, username, 5);
+    const verified = hasher.verified.length;
+
+    const response = await logIn(service, username, PASSWORD);
+
+    await assertThrottled(response, "900");
+    assert.equal(hasher.verified.length, verified);
+  });
+
+  await t.step(
+    "lets the right password in at the window's end, not a millisecond before",
+    async () => {
+      const username = randomUsername();
+      await signUp(service, username);
+      const start = service.clock.now();
+      await failLogins(service, username, 5);
+      // Attempts refused meanwhile leave the window's end where it was.
+      for (let minutes = 1; minutes <= 14; minutes++) {
+        service.clock.set(start + minutes * MINUTE);
+        const response = await logIn(service, username, WRONG);
+        await assertThrottled(response, String((15 - minutes) * 60));
+      }
+
+      service.clock.set(start + WINDOW - 1);
+      await assertThrottled(await logIn(service, username, PASSWORD), "1");
+
+      service.clock.set(start + WINDOW);
+      await assertTokenPair(await logIn(service, username, PASSWORD));
+    },
+  );
+
+  await t.step("starts counting afresh after a successful login", async () => {
+    const username = randomUsername();
+    await signUp(service, username);
+    await failLogins(service, username, 4);
+    await assertTokenPair(await logIn(service, username, PASSWORD));
+
+    await failLogins(service, username, 4);
+
+    await assertTokenPair(await logIn(service, username, PASSWORD));
+  });
+
+  await t.step("counts a name in any case or width as one name", async () => {
+    const username = randomUsername("Alice");
+    await signUp(service, username);
+    const spellings = [
+      username,
+      username.toLowerCase(),
+      username.toUpperCase(),
+      fullWidth(username),
+      fullWidth(username.toUpperCase()),
+    ];
+    for (const spelling of spellings) {
+      await assertLoginFailed(await logIn(service, spelling, WRONG));
+    }
+
+    const response = await logIn(service, username.toLowerCase(), PASSWORD);
+
+    await assertThrottled(response, "900");
+  });
+
+  await t.step("counts failures for a name nobody has", async () => {
+    const username = randomUsername();
+    await failLogins(service, username, 5);
+
+    await assertThrottled(await logIn(service, username, WRONG), "900");
+  });
+});
+
+Deno.test("POST /login answers 429 to an address that failed too often across names", async (t) => {
+  const limit = 8;
+  await using service = await openTestService({
+    config: { loginMaxFailuresPerAddress: limit, loginWindowMs: WINDOW },
+  });
+  const address = "203.0.113.5";
+  const username = randomUsername();
+  await signUp(service, username);
+  const start = service.clock.now();
+  for (let i = 0; i < limit; i++) {
+    service.clock.set(start + i * 1_000);
+    const response = await logIn(service, randomUsername(), WRONG, address);
+    await assertLoginFailed(response);
+  }
+
+  await t.step("refuses a further name from that address", async () => {
+    const response = await logIn(service, username, PASSWORD, address);
+
+    // The address's window opened 7 s ago.
+    await assertThrottled(response, "893");
+  });
+
+  await t.step("lets the same name in from another address", async () => {
+    const response = await logIn(service, username, PASSWORD, "198.51.100.7");
+
+    await assertTokenPair(response);
+  });
+
+  await t.step("lets the same name in when no address is known", async () => {
+    await assertTokenPair(await logIn(service, username, PASSWORD));
+  });
+
+  await t.step("lets the address in again at its window's end", async () => {
+    service.clock.set(start + WINDOW);
+
+    await assertTokenPair(await logIn(service, username, PASSWORD, address));
+  });
+});
+
+Deno.test("POST /token answers temporarily_unavailable 429 to a throttled password grant", async (t) => {
+  await using service = await openTestService({
+    config: { loginMaxFailures: 5, loginWindowMs: WINDOW },
+  });
+
+  await t.step(
+    "answers the 6th password grant 429 with Retry-After",
+    async () => {
+      const username = randomUsername();
+      await signUp(service, username);
+      for (let i = 0; i < 5; i++) {
+        await assertOAuthError(
+          await tokenGrant(service, username, WRONG),
+          "invalid_grant",
+          "Invalid username or password",
+        );
+      }
+      service.clock.advance(MINUTE);
+
+      const response = await tokenGrant(service, username, PASSWORD);
+
+      await assertOAuthError(
+        response,
+        "temporarily_unavailable",
+        "Too many failed logins, try again later",
+        429,
+      );
+      assert.equal(response.headers.get("retry-after"), "840");
+    },
+  );
+
+  await t.step("shares one count with POST /login", async () => {
+    const username = randomUsername();
+    await signUp(service, username);
+    await failLogins(service, username, 3);
+    for (let i = 0; i < 2; i++) {
+      const response = await tokenGrant(service, username, WRONG);
+      assert.equal(response.status, 400);
+      await response.body?.cancel();
+    }
+
+    await assertThrottled(await logIn(service, username, PASSWORD), "900");
+  });
+});
+
+/** A throttle on its own in-memory store; dispose of it with `await using`. */
+async function openThrottle(
+  limits: { maxFailures: number; maxFailuresPerAddress: number },
+) {
+  const kv = await Deno.openKv(":memory:");
+  const store = new Store(kv);
+  const clock = new FakeClock();
+  const throttle = new LoginThrottle({
+    store,
+    clock,
+    windowMs: MINUTE,
+    ...limits,
+  });
+  return {
+    throttle,
+    store,
+    clock,
+    [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
+  };
+}
+
+async function assertRefused(
+  check: Promise<void>,
+  retryAfter: number,
+): Promise<void> {
+  await assert.rejects(check, (error) => {
+    assert.ok(error instanceof ThrottledError, String(error));
+    assert.equal(error.code, "too_many_failures");
+    assert.equal(error.message, "Cannot log in: too many failed attempts");
+    assert.equal(error.retryAfter, retryAfter);
+    return true;
+  });
+}
+
+async function failTimes(
+  throttle: LoginThrottle,
+  attempt: LoginAttempt,
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) await throttle.fail(attempt);
+}
+
+Deno.test("LoginThrottle.check() refuses a name at its limit until the window ends", async (t) => {
+  await using env = await openThrottle({
+    maxFailures: 3,
+    maxFailuresPerAddress: 100,
+  });
+  const { throttle, store, clock } = env;
+  const attempt = { userKey: randomUsername() };
+  const start = clock.now();
+
+  await t.step("passes below the limit", async () => {
+    await failTimes(throttle, attempt, 2);
+    await throttle.check(attempt);
+  });
+
+  await t.step(
+    "throws ThrottledError with the seconds left at the limit",
+    async () => {
+      await throttle.fail(attempt);
+      await assertRefused(throttle.check(attempt), 60);
+    },
+  );
+
+  await t.step("rounds the seconds left up", async () => {
+    clock.set(start + 999);
+    await assertRefused(throttle.check(attempt), 60);
+    clock.set(start + 1_000);
+    await assertRefused(throttle.check(attempt), 59);
+    clock.set(start + MINUTE - 1);
+    await assertRefused(throttle.check(attempt), 1);
+  });
+
+  await t.step("passes at the window's end and counts afresh", async () => {
+    clock.set(start + MINUTE);
+    await throttle.check(attempt);
+    await throttle.fail(attempt);
+    assert.deepEqual(await store.getFailures("username", attempt.userKey), {
+      count: 1,
+      resetAt: start + 2 * MINUTE,
+    });
+  });
+});
+
+Deno.test("LoginThrottle.check() refuses an address at its limit for every name", async (t) => {
+  await using env = await openThrottle({
+    maxFailures: 100,
+    maxFailuresPerAddress: 3,
+  });
+  const { throttle } = env;
+  const address = "203.0.113.5";
+  for (let i = 0; i < 3; i++) {
+    await throttle.fail({ userKey: randomUsername(), address });
+  }
+
+  await t.step("throws for a name that never failed", async () => {
+    await assertRefused(
+      throttle.check({ userKey: randomUsername(), address }),
+      60,
+    );
+  });
+
+  await t.step(
+    "passes for the same name from another address or none",
+    async () => {
+      const userKey = randomUsername();
+      await throttle.check({ userKey, address: "198.51.100.7" });
+      await throttle.check({ userKey });
+    },
+  );
+});
+
+Deno.test("LoginThrottle.check() waits for the later window when both are at their limits", async () => {
+  await using env = await openThrottle({
+    maxFailures: 2,
+    maxFailuresPerAddress: 3,
+  });
+  const { throttle, clock } = env;
+  const userKey = randomUsername();
+  const address = "203.0.113.5";
+  await failTimes(throttle, { userKey }, 2);
+  clock.advance(30_000);
+  await failTimes(throttle, { userKey: randomUsername(), address }, 3);
+
+  await assertRefused(throttle.check({ userKey }), 30);
+  await assertRefused(throttle.check({ userKey, address }), 60);
+});
+
+Deno.test("LoginThrottle.succeed() forgets the name's failures but not the address's", async () => {
+  await using env = await openThrottle({
+    maxFailures: 2,
+    maxFailuresPerAddress: 2,
+  });
+  const { throttle, store, clock } = env;
+  const attempt = { userKey: randomUsername(), address: "203.0.113.5" };
+  await failTimes(throttle, attempt, 2);
+
+  await throttle.succeed(attempt);
+
+  assert.equal(await store.getFailures("username", attempt.userKey), null);
+  assert.deepEqual(await store.getFailures("address", attempt.address), {
+    count: 2,
+    resetAt: clock.now() + MINUTE,
+  });
+  await throttle.check({ userKey: attempt.userKey });
+  await assertRefused(throttle.check(attempt), 60);
+});
