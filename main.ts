@@ -64,11 +64,15 @@ async function start(): Promise<{ service: Service; logger: Logger }> {
     refresh_token_ttl_s: config.refreshTokenTtlMs / 1000,
     bcrypt_cost: config.bcryptCost,
     hash_workers: hasher ? config.hashWorkers : 0,
-    secret_generated: service.secretGenerated,
+    secret: service.secretSource,
   });
-  if (service.secretGenerated) {
+  if (service.secretSource === "generated") {
     logger.warn(
-      "APP_SECRET_STRING is unset: using a secret generated and kept in the store",
+      "APP_SECRET_STRING is unset: generated a signing secret and kept it in the store",
+    );
+  } else if (service.secretSource === "stored") {
+    logger.warn(
+      "APP_SECRET_STRING is unset: using the signing secret kept in the store",
     );
   }
   return { service, logger };

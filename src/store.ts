@@ -280,10 +280,11 @@ export class Store {
    * value is stored afterwards, so that concurrent starts agree.
    */
   async initSetting<T>(name: string, value: T): Promise<T> {
-    await this.#kv.atomic()
+    const result = await this.#kv.atomic()
       .check({ key: settingKey(name), versionstamp: null })
       .set(settingKey(name), value)
       .commit();
+    if (result.ok) return value;
     return (await this.getSetting<T>(name)) ?? value;
   }
 }

@@ -146,7 +146,7 @@ Deno.test("A restart on the same KV file keeps accounts, sessions and the genera
       const kv = await Deno.openKv(path);
       await using service = await openTestService({ kv, clock, config });
       await using server = serve(service.handler);
-      assert.equal(service.secretGenerated, true);
+      assert.equal(service.secretSource, "generated");
       const signup = await server.fetch(
         "/signup",
         postJson({ username, password }),
@@ -163,7 +163,7 @@ Deno.test("A restart on the same KV file keeps accounts, sessions and the genera
         const kv = await Deno.openKv(path);
         await using service = await openTestService({ kv, clock, config });
         await using server = serve(service.handler);
-        assert.equal(service.secretGenerated, true);
+        assert.equal(service.secretSource, "stored");
         await logIn(server, username, password);
         const secret = await server.fetch(
           "/secret",
