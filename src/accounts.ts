@@ -53,6 +53,15 @@ export class Accounts {
   }
 
   /**
+   * Makes the stand-in hash that unknown names are checked against, so the
+   * first such login takes no longer than any other failed one. If hashing
+   * fails now, the first login for an unknown name tries again.
+   */
+  async prepare(): Promise<void> {
+    await this.#fakeHash().catch(() => undefined);
+  }
+
+  /**
    * Creates an account; the caller has checked the password policy.
    *
    * @throws {AuthError} `account_exists` if the name is taken in any case.
@@ -87,25 +96,31 @@ export class Accounts {
   ): Promise<TokenPair> {
     const { throttle } = this.#options;
     const attempt = { userKey: usernameKey(username), ...options };
-    await throttle.check(attempt);
+    await throttle.reserve(attempt);
+    try {
+      const pair = await this.#logIn(username, password);
+      await throttle.succeed(attempt);
+      return pair;
+    } catch (error) {
+      // A wrong password stays counted; a fault of the service's own does
+      // not count against the user.
+      if (!isInvalidCredentials(error)) await throttle.release(attempt);
+      throw error;
+    }
+  }
+
+  async #logIn(username: string, password: string): Promise<TokenPair> {
     for (let tries = 1;; tries++) {
-      const entry = await this.#checkPassword(username, password).catch(
-        async (error) => {
-          if (isInvalidCredentials(error)) await throttle.fail(attempt);
-          throw error;
-        },
-      );
+      const entry = await this.#checkPassword(username, password);
       // The user record is always rewritten, which moves its version: a
       // password change or deletion racing this login then retries and
       // sees the new session.
       const user = await this.#loggedInUser(entry.value, password);
       try {
-        const pair = await this.#options.sessions.start(entry.value.username, {
+        return await this.#options.sessions.start(entry.value.username, {
           userVersion: entry.versionstamp,
           user,
         });
-        await throttle.succeed(attempt);
-        return pair;
       } catch (error) {
         const changed = error instanceof AuthError &&
           error.code === "account_changed";

@@ -39,8 +39,11 @@ export interface LoginAttempt {
 
 /**
  * Counts failed logins in fixed windows. A window starts at the first
- * failure and lasts `windowMs`; refused attempts are not counted, so the
- * rightful owner is never kept out longer than one window.
+ * failure and lasts `windowMs`. Each attempt is counted as a failure
+ * before its password is checked, in one atomic step with the limit check,
+ * so parallel guesses cannot slip past the limit together; a success takes
+ * its count back. Refused attempts are not counted, so the rightful owner
+ * is never kept out longer than one window.
  */
 export class LoginThrottle {
   readonly #options: LoginThrottleOptions;
@@ -50,34 +53,50 @@ export class LoginThrottle {
   }
 
   /**
-   * Refuses an attempt whose username or address is over its limit.
+   * Counts an attempt against its username and address, unless either is
+   * at its limit.
    *
    * @throws {ThrottledError} with the seconds until the window ends.
    */
-  async check(attempt: LoginAttempt): Promise<void> {
-    const now = this.#options.clock.now();
-    let until = 0;
+  async reserve(attempt: LoginAttempt): Promise<void> {
+    const { store, clock, windowMs } = this.#options;
+    const now = clock.now();
+    const reserved: [FailureScope, string][] = [];
+    const refusedUntil: number[] = [];
     for (const [scope, key, limit] of this.#keys(attempt)) {
-      const failures = await this.#options.store.getFailures(scope, key);
-      if (failures && failures.resetAt > now && failures.count >= limit) {
-        until = Math.max(until, failures.resetAt);
-      }
+      const counted = await store.reserveFailure(scope, key, {
+        now,
+        windowMs,
+        limit,
+      });
+      if (counted.ok) reserved.push([scope, key]);
+      else refusedUntil.push(counted.count.resetAt);
     }
-    if (until > now) throw new ThrottledError(Math.ceil((until - now) / 1000));
+    if (refusedUntil.length === 0) return;
+    for (const [scope, key] of reserved) {
+      await store.releaseFailure(scope, key, { now });
+    }
+    throw this.#refusal(now, Math.max(...refusedUntil));
   }
 
-  /** Counts a failed attempt against its username and address. */
-  async fail(attempt: LoginAttempt): Promise<void> {
-    const now = this.#options.clock.now();
-    const { windowMs } = this.#options;
-    for (const [scope, key] of this.#keys(attempt)) {
-      await this.#options.store.addFailure(scope, key, { now, windowMs });
+  /** Takes back an attempt that did not fail through the caller's fault. */
+  async release(attempt: LoginAttempt): Promise<void> {
+    const { store, clock } = this.#options;
+    const now = clock.now();
+    await store.releaseFailure("username", attempt.userKey, { now });
+    if (attempt.address) {
+      await store.releaseFailure("address", attempt.address, { now });
     }
   }
 
-  /** Forgets the username's failures after a successful login. */
+  /** Forgets the username's failures and takes back the address's count. */
   async succeed(attempt: LoginAttempt): Promise<void> {
-    await this.#options.store.clearFailures("username", attempt.userKey);
+    const { store, clock } = this.#options;
+    await store.clearFailures("username", attempt.userKey);
+    if (attempt.address) {
+      const now = clock.now();
+      await store.releaseFailure("address", attempt.address, { now });
+    }
   }
 
   #keys(attempt: LoginAttempt): [FailureScope, string, number][] {
@@ -85,12 +104,13 @@ export class LoginThrottle {
       ["username", attempt.userKey, this.#options.maxFailures],
     ];
     if (attempt.address) {
-      keys.push([
-        "address",
-        attempt.address,
-        this.#options.maxFailuresPerAddress,
-      ]);
+      const limit = this.#options.maxFailuresPerAddress;
+      keys.push(["address", attempt.address, limit]);
     }
     return keys;
+  }
+
+  #refusal(now: number, until: number): ThrottledError {
+    return new ThrottledError(Math.max(1, Math.ceil((until - now) / 1000)));
   }
 }

@@ -91,6 +91,7 @@ export async function createService(
     bcryptCost: config.bcryptCost,
     throttle,
   });
+  await accounts.prepare();
   const passwordMinLength = config.passwordMinLength;
   const routes = [
     ...authRoutes({ accounts, sessions, passwordMinLength }),

@@ -250,18 +250,62 @@ export class Store {
     key: string,
     options: { now: number; windowMs: number },
   ): Promise<FailureCount> {
+    const counted = await this.reserveFailure(scope, key, {
+      ...options,
+      limit: Infinity,
+    });
+    return counted.count;
+  }
+
+  /**
+   * Counts one more failed login, as {@linkcode Store.addFailure} does,
+   * unless `limit` are already counted in the running window; the check
+   * and the count are one atomic step, so racing attempts cannot pass the
+   * limit together.
+   */
+  async reserveFailure(
+    scope: FailureScope,
+    key: string,
+    options: { now: number; windowMs: number; limit: number },
+  ): Promise<{ ok: boolean; count: FailureCount }> {
     const kvKey = failureKey(scope, key);
     for (;;) {
       const entry = await this.#kv.get<FailureCount>(kvKey);
-      const running = entry.value && entry.value.resetAt > options.now;
-      const next: FailureCount = running && entry.value
-        ? { count: entry.value.count + 1, resetAt: entry.value.resetAt }
+      const running = entry.value && entry.value.resetAt > options.now
+        ? entry.value
+        : null;
+      if (running && running.count >= options.limit) {
+        return { ok: false, count: running };
+      }
+      const next: FailureCount = running
+        ? { count: running.count + 1, resetAt: running.resetAt }
         : { count: 1, resetAt: options.now + options.windowMs };
       const result = await this.#kv.atomic()
         .check(entry)
         .set(kvKey, next, { expireIn: next.resetAt - options.now })
         .commit();
-      if (result.ok) return next;
+      if (result.ok) return { ok: true, count: next };
+    }
+  }
+
+  /** Takes back one counted failure, as for an attempt that succeeded. */
+  async releaseFailure(
+    scope: FailureScope,
+    key: string,
+    options: { now: number },
+  ): Promise<void> {
+    const kvKey = failureKey(scope, key);
+    for (;;) {
+      const entry = await this.#kv.get<FailureCount>(kvKey);
+      if (!entry.value) return;
+      const op = this.#kv.atomic().check(entry);
+      if (entry.value.count <= 1) op.delete(kvKey);
+      else {
+        op.set(kvKey, { ...entry.value, count: entry.value.count - 1 }, {
+          expireIn: Math.max(1, entry.value.resetAt - options.now),
+        });
+      }
+      if ((await op.commit()).ok) return;
     }
   }
 

@@ -202,6 +202,21 @@ Deno.test("POST /login answers 429 once a name has failed too often in the windo
   });
 });
 
+Deno.test("POST /login lets no more guesses through than the limit when they race", async () => {
+  await using service = await openTestService();
+  const username = randomUsername();
+  await signUp(service, username);
+
+  const responses = await Promise.all(
+    Array.from({ length: 20 }, () => logIn(service, username, WRONG)),
+  );
+
+  const statuses = responses.map((response) => response.status);
+  assert.equal(statuses.filter((status) => status === 401).length, 5);
+  assert.equal(statuses.filter((status) => status === 429).length, 15);
+  await Promise.all(responses.map((response) => response.body?.cancel()));
+});
+
 Deno.test("POST /login answers 429 to an address that failed too often across names", async (t) => {
   const limit = 8;
   await using service = await openTestService({
@@ -325,10 +340,10 @@ async function failTimes(
   attempt: LoginAttempt,
   count: number,
 ): Promise<void> {
-  for (let i = 0; i < count; i++) await throttle.fail(attempt);
+  for (let i = 0; i < count; i++) await throttle.reserve(attempt);
 }
 
-Deno.test("LoginThrottle.check() refuses a name at its limit until the window ends", async (t) => {
+Deno.test("LoginThrottle.reserve() refuses a name at its limit until the window ends", async (t) => {
   await using env = await openThrottle({
     maxFailures: 3,
     maxFailuresPerAddress: 100,
@@ -337,32 +352,37 @@ Deno.test("LoginThrottle.check() refuses a name at its limit until the window en
   const attempt = { userKey: randomUsername() };
   const start = clock.now();
 
-  await t.step("passes below the limit", async () => {
-    await failTimes(throttle, attempt, 2);
-    await throttle.check(attempt);
+  await t.step("counts attempts up to the limit", async () => {
+    await failTimes(throttle, attempt, 3);
+    assert.deepEqual(await store.getFailures("username", attempt.userKey), {
+      count: 3,
+      resetAt: start + MINUTE,
+    });
   });
 
   await t.step(
-    "throws ThrottledError with the seconds left at the limit",
+    "throws ThrottledError with the seconds left at the limit, counting nothing",
     async () => {
-      await throttle.fail(attempt);
-      await assertRefused(throttle.check(attempt), 60);
+      await assertRefused(throttle.reserve(attempt), 60);
+      assert.equal(
+        (await store.getFailures("username", attempt.userKey))?.count,
+        3,
+      );
     },
   );
 
   await t.step("rounds the seconds left up", async () => {
     clock.set(start + 999);
-    await assertRefused(throttle.check(attempt), 60);
+    await assertRefused(throttle.reserve(attempt), 60);
     clock.set(start + 1_000);
-    await assertRefused(throttle.check(attempt), 59);
+    await assertRefused(throttle.reserve(attempt), 59);
     clock.set(start + MINUTE - 1);
-    await assertRefused(throttle.check(attempt), 1);
+    await assertRefused(throttle.reserve(attempt), 1);
   });
 
   await t.step("passes at the window's end and counts afresh", async () => {
     clock.set(start + MINUTE);
-    await throttle.check(attempt);
-    await throttle.fail(attempt);
+    await throttle.reserve(attempt);
     assert.deepEqual(await store.getFailures("username", attempt.userKey), {
       count: 1,
       resetAt: start + 2 * MINUTE,
@@ -370,35 +390,37 @@ Deno.test("LoginThrottle.check() refuses a name at its limit until the window en
   });
 });
 
-Deno.test("LoginThrottle.check() refuses an address at its limit for every name", async (t) => {
+Deno.test("LoginThrottle.reserve() refuses an address at its limit for every name", async (t) => {
   await using env = await openThrottle({
     maxFailures: 100,
     maxFailuresPerAddress: 3,
   });
-  const { throttle } = env;
+  const { throttle, store } = env;
   const address = "203.0.113.5";
   for (let i = 0; i < 3; i++) {
-    await throttle.fail({ userKey: randomUsername(), address });
+    await throttle.reserve({ userKey: randomUsername(), address });
   }
 
-  await t.step("throws for a name that never failed", async () => {
-    await assertRefused(
-      throttle.check({ userKey: randomUsername(), address }),
-      60,
-    );
-  });
+  await t.step(
+    "throws for a name that never failed, and counts it nowhere",
+    async () => {
+      const userKey = randomUsername();
+      await assertRefused(throttle.reserve({ userKey, address }), 60);
+      assert.equal(await store.getFailures("username", userKey), null);
+    },
+  );
 
   await t.step(
     "passes for the same name from another address or none",
     async () => {
       const userKey = randomUsername();
-      await throttle.check({ userKey, address: "198.51.100.7" });
-      await throttle.check({ userKey });
+      await throttle.reserve({ userKey, address: "198.51.100.7" });
+      await throttle.reserve({ userKey });
     },
   );
 });
 
-Deno.test("LoginThrottle.check() waits for the later window when both are at their limits", async () => {
+Deno.test("LoginThrottle.reserve() waits for the later window when both are at their limits", async () => {
   await using env = await openThrottle({
     maxFailures: 2,
     maxFailuresPerAddress: 3,
@@ -408,20 +430,41 @@ Deno.test("LoginThrottle.check() waits for the later window when both are at the
   const address = "203.0.113.5";
   await failTimes(throttle, { userKey }, 2);
   clock.advance(30_000);
-  await failTimes(throttle, { userKey: randomUsername(), address }, 3);
+  for (let i = 0; i < 3; i++) {
+    await throttle.reserve({ userKey: randomUsername(), address });
+  }
 
-  await assertRefused(throttle.check({ userKey }), 30);
-  await assertRefused(throttle.check({ userKey, address }), 60);
+  await assertRefused(throttle.reserve({ userKey }), 30);
+  await assertRefused(throttle.reserve({ userKey, address }), 60);
 });
 
-Deno.test("LoginThrottle.succeed() forgets the name's failures but not the address's", async () => {
+Deno.test("LoginThrottle.reserve() lets exactly the limit through when attempts race", async () => {
   await using env = await openThrottle({
-    maxFailures: 2,
-    maxFailuresPerAddress: 2,
+    maxFailures: 5,
+    maxFailuresPerAddress: 100,
+  });
+  const attempt = { userKey: randomUsername(), address: "203.0.113.5" };
+
+  const results = await Promise.allSettled(
+    Array.from({ length: 20 }, () => env.throttle.reserve(attempt)),
+  );
+
+  const passed = results.filter((result) => result.status === "fulfilled");
+  assert.equal(passed.length, 5);
+  assert.equal(
+    (await env.store.getFailures("address", "203.0.113.5"))?.count,
+    5,
+  );
+});
+
+Deno.test("LoginThrottle.succeed() forgets the name's failures and takes back its own address count", async () => {
+  await using env = await openThrottle({
+    maxFailures: 3,
+    maxFailuresPerAddress: 3,
   });
   const { throttle, store, clock } = env;
   const attempt = { userKey: randomUsername(), address: "203.0.113.5" };
-  await failTimes(throttle, attempt, 2);
+  await failTimes(throttle, attempt, 3);
 
   await throttle.succeed(attempt);
 
@@ -430,6 +473,22 @@ Deno.test("LoginThrottle.succeed() forgets the name's failures but not the addre
     count: 2,
     resetAt: clock.now() + MINUTE,
   });
-  await throttle.check({ userKey: attempt.userKey });
-  await assertRefused(throttle.check(attempt), 60);
+});
+
+Deno.test("LoginThrottle.release() takes an attempt back from both counts", async () => {
+  await using env = await openThrottle({
+    maxFailures: 3,
+    maxFailuresPerAddress: 3,
+  });
+  const { throttle, store } = env;
+  const attempt = { userKey: randomUsername(), address: "203.0.113.5" };
+  await failTimes(throttle, attempt, 2);
+
+  await throttle.release(attempt);
+
+  assert.equal(
+    (await store.getFailures("username", attempt.userKey))?.count,
+    1,
+  );
+  assert.equal((await store.getFailures("address", attempt.address))?.count, 1);
 });
