@@ -7,12 +7,23 @@
  */
 import { ConfigError, parseConfig, readEnv } from "./src/config.ts";
 import type { Config } from "./src/config.ts";
-import { createHashPool } from "./src/hash_pool.ts";
+import { createHashPool, type HashPool } from "./src/hash_pool.ts";
 import { createLogger, type Logger } from "./src/log.ts";
-import type { PasswordHasher } from "./src/passwords.ts";
+import { problemResponse } from "./src/problem.ts";
 import { createService, type Service } from "./src/service.ts";
 
 const VERSION = "0.1.0";
+
+/** In-flight requests get this long to finish once a stop is asked for. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+interface Running {
+  config: Config;
+  logger: Logger;
+  kv: Deno.Kv;
+  pool: HashPool | undefined;
+  service: Service;
+}
 
 async function openStore(config: Config): Promise<Deno.Kv> {
   const path = config.kvPath;
@@ -25,11 +36,15 @@ async function openStore(config: Config): Promise<Deno.Kv> {
 
 // bcrypt on the serving thread stalls every request while it runs, so it
 // only happens there when workers are turned off or cannot start.
-async function passwordHasher(
+async function startHashPool(
   config: Config,
   logger: Logger,
-): Promise<PasswordHasher | undefined> {
+): Promise<HashPool | undefined> {
   if (config.hashWorkers === 0) return undefined;
+  if (typeof Worker === "undefined") {
+    logger.warn("Workers unavailable here: hashing on the serving thread");
+    return undefined;
+  }
   const pool = createHashPool({
     size: config.hashWorkers,
     cost: config.bcryptCost,
@@ -47,23 +62,29 @@ async function passwordHasher(
   }
 }
 
-async function start(): Promise<{ service: Service; logger: Logger }> {
+async function start(): Promise<Running> {
   const config = parseConfig(readEnv());
   const logger = createLogger({ level: config.logLevel });
   const kv = await openStore(config);
-  const hasher = await passwordHasher(config, logger);
+  const pool = await startHashPool(config, logger);
   const service = await createService(kv, {
     config,
     logger,
-    ...(hasher ? { hasher } : {}),
+    ...(pool ? { hasher: pool } : {}),
   });
+  return { config, logger, kv, pool, service };
+}
+
+function announce(running: Running, address: string): void {
+  const { config, logger, pool, service } = running;
   logger.info("Started", {
     version: VERSION,
+    address,
     store: config.kvPath ?? "platform default",
     access_token_ttl_s: config.accessTokenTtlMs / 1000,
     refresh_token_ttl_s: config.refreshTokenTtlMs / 1000,
     bcrypt_cost: config.bcryptCost,
-    hash_workers: hasher ? config.hashWorkers : 0,
+    hash_workers: pool ? config.hashWorkers : 0,
     secret: service.secretSource,
   });
   if (service.secretSource === "generated") {
@@ -75,22 +96,7 @@ async function start(): Promise<{ service: Service; logger: Logger }> {
       "APP_SECRET_STRING is unset: using the signing secret kept in the store",
     );
   }
-  return { service, logger };
 }
-
-let ready: Promise<Service> | undefined;
-let servedByRuntime = false;
-
-/** The handler for `deno serve main.ts` and Deno Deploy. */
-export default {
-  async fetch(request: Request): Promise<Response> {
-    ready ??= start().then(({ service }) => service);
-    return await (await ready).handler(request);
-  },
-  onListen() {
-    servedByRuntime = true;
-  },
-} satisfies Deno.ServeDefaultExport;
 
 // A failure to start is told in one line that says what to change, not as
 // a stack trace.
@@ -103,28 +109,97 @@ function startFailure(error: unknown): string {
     return "Cannot listen: HOSTNAME is not an address of this machine";
   }
   if (error instanceof Deno.errors.NotCapable) {
-    return `Cannot start: a permission is missing: ${error.message}`;
+    return `Cannot start: a permission is missing: ${error.message}; ` +
+      `grant it in deno.json's "permissions" or with that flag`;
   }
   const message = error instanceof Error ? error.message : String(error);
   return `Cannot start: ${message}`;
 }
 
+function failToStart(error: unknown): never {
+  const logger = createLogger();
+  logger.error(startFailure(error));
+  logger.flush();
+  Deno.exit(1);
+}
+
+async function stop(running: Running, server: Deno.HttpServer): Promise<void> {
+  const { logger } = running;
+  logger.info("Stopping: finishing requests in flight");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), SHUTDOWN_GRACE_MS);
+  });
+  const outcome = await Promise.race([server.shutdown(), deadline]);
+  clearTimeout(timer);
+  if (outcome === "late") {
+    logger.warn("Stopped with requests still in flight after 10 s");
+  }
+  running.pool?.close();
+  running.kv.close();
+  logger.info("Stopped");
+  logger.flush();
+  Deno.exit(0);
+}
+
+function onStopSignal(listener: () => void): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(signal, listener);
+    } catch {
+      // Windows has no SIGTERM; Ctrl-C still arrives as SIGINT.
+    }
+  }
+}
+
 async function listen(): Promise<void> {
+  const running = await start().catch(failToStart);
+  const { config, service } = running;
+  let server: Deno.HttpServer;
   try {
-    const config = parseConfig(readEnv());
-    const { service, logger } = await start();
-    ready = Promise.resolve(service);
-    Deno.serve({
+    server = Deno.serve({
       port: config.port,
       hostname: config.hostname,
       onListen: ({ hostname, port }) =>
-        logger.info("Listening", { address: `http://${hostname}:${port}` }),
+        announce(running, `http://${hostname}:${port}`),
     }, (request, info) => service.handler(request, info));
   } catch (error) {
-    createLogger().error(startFailure(error));
-    Deno.exit(1);
+    failToStart(error);
   }
+  let stopping = false;
+  onStopSignal(() => {
+    if (stopping) return;
+    stopping = true;
+    stop(running, server);
+  });
 }
+
+let ready: Promise<Running> | undefined;
+let servedByRuntime = false;
+
+/** The handler for `deno serve main.ts` and Deno Deploy. */
+export default {
+  async fetch(request: Request): Promise<Response> {
+    ready ??= start();
+    try {
+      return await (await ready).service.handler(request);
+    } catch (error) {
+      createLogger().error(startFailure(error));
+      return problemResponse(503, "Service is not configured correctly");
+    }
+  },
+  onListen(addr: Deno.Addr) {
+    servedByRuntime = true;
+    const address = "hostname" in addr
+      ? `http://${addr.hostname}:${addr.port}`
+      : addr.transport;
+    ready ??= start();
+    ready.then(
+      (running) => announce(running, address),
+      (error) => createLogger().error(startFailure(error)),
+    );
+  },
+} satisfies Deno.ServeDefaultExport;
 
 if (import.meta.main) {
   // `deno serve` runs this module as main too, then serves the default

@@ -8,6 +8,7 @@
 import type { ApiRoute, RequestContext } from "./api_route.ts";
 import { toHttpError } from "./api_route.ts";
 import { bearerToken } from "./bearer.ts";
+import { applyCors } from "./cors.ts";
 import { HttpError, OAuthError } from "./http_error.ts";
 import type { Logger } from "./log.ts";
 import { jsonResponse, problemResponse } from "./problem.ts";
@@ -30,6 +31,8 @@ export interface AppOptions {
   routes: ApiRoute[];
   sessions: Sessions;
   logger: Logger;
+  /** Origins allowed to call from a browser; none by default. */
+  allowedOrigins?: ReadonlySet<string>;
 }
 
 // A client's own request id is kept only when it cannot break a log line
@@ -53,6 +56,7 @@ const COMMON_HEADERS: Record<string, string> = {
  */
 export function createApp(options: AppOptions): Handler {
   const { logger, sessions } = options;
+  const allowedOrigins = options.allowedOrigins ?? new Set<string>();
   const route = createRouter<RequestContext>(
     options.routes.map((entry) => ({
       ...entry,
@@ -75,16 +79,23 @@ export function createApp(options: AppOptions): Handler {
       response = errorResponse(error, requestId, logger);
     }
     finish(response.headers, requestId);
+    applyCors(request, response, allowedOrigins);
     logger.info("request", {
       request_id: requestId,
       method: request.method,
-      path: new URL(request.url).pathname,
+      path: pathnameOf(request.url),
       status: response.status,
       ms: Math.round((performance.now() - started) * 10) / 10,
       ...(context.claims ? { user: context.claims.sub } : {}),
     });
     return response;
   };
+}
+
+// The path alone, never the query: a query may carry a token or a
+// password that must not reach the log.
+function pathnameOf(url: string): string {
+  return new URL(url).pathname;
 }
 
 function addressOf(info: ConnectionInfo | undefined): string | undefined {

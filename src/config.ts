@@ -24,6 +24,7 @@ export const ENV_VARS = [
   "LOGIN_MAX_FAILURES",
   "LOGIN_MAX_FAILURES_PER_ADDRESS",
   "LOGIN_WINDOW",
+  "ALLOWED_ORIGINS",
 ] as const;
 
 /** The name of one environment variable the service reads. */
@@ -58,6 +59,8 @@ export interface Config {
   /** Failed logins per client address in a window before 429. */
   loginMaxFailuresPerAddress: number;
   loginWindowMs: number;
+  /** Origins that browsers may call the service from (CORS). */
+  allowedOrigins: string[];
 }
 
 /** The configuration that applies when the environment sets nothing. */
@@ -93,6 +96,16 @@ export class ConfigError extends Error {
 }
 
 const encoder = new TextEncoder();
+
+// An origin is a scheme, host and port with nothing after (RFC 6454).
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return /^https?:$/.test(url.protocol) && url.origin === text;
+  } catch {
+    return false;
+  }
+}
 
 /** One hashing worker per CPU, as bcrypt is all CPU. */
 function defaultHashWorkers(): number {
@@ -171,6 +184,20 @@ const ENV_SCHEMA = z.object({
     100_000,
   ),
   LOGIN_WINDOW: duration(DEFAULTS.loginWindow, 1_000),
+  ALLOWED_ORIGINS: z.string().default("").transform((text, ctx) => {
+    const origins = text.split(",").map((part) => part.trim()).filter(Boolean);
+    for (const origin of origins) {
+      if (!isOrigin(origin)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must list origins such as "https://app.example", ` +
+            `got "${origin}"`,
+        });
+        return z.NEVER;
+      }
+    }
+    return origins;
+  }),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], {
     error: (issue) =>
       `must be debug, info, warn or error, got "${String(issue.input)}"`,
@@ -227,6 +254,7 @@ export function parseConfig(
     loginMaxFailures: vars.LOGIN_MAX_FAILURES,
     loginMaxFailuresPerAddress: vars.LOGIN_MAX_FAILURES_PER_ADDRESS,
     loginWindowMs: vars.LOGIN_WINDOW,
+    allowedOrigins: vars.ALLOWED_ORIGINS,
   };
 }
 

@@ -98,7 +98,12 @@ export async function createService(
     ...accountRoutes({ accounts, sessions, passwordMinLength }),
     ...publicRoutes({ store }),
   ];
-  const handler = createApp({ routes, sessions, logger });
+  const handler = createApp({
+    routes,
+    sessions,
+    logger,
+    allowedOrigins: new Set(config.allowedOrigins),
+  });
   return { handler, routes, secretSource: source };
 }
 

@@ -27,6 +27,7 @@ const DEFAULT_CONFIG: Config = {
   loginMaxFailures: 5,
   loginMaxFailuresPerAddress: 50,
   loginWindowMs: 900_000,
+  allowedOrigins: [],
 };
 
 function configError(env: Env): ConfigError {
@@ -66,6 +67,7 @@ Deno.test("parseConfig() reads every variable", () => {
     LOGIN_MAX_FAILURES: "7",
     LOGIN_MAX_FAILURES_PER_ADDRESS: "70",
     LOGIN_WINDOW: "1h",
+    ALLOWED_ORIGINS: "https://app.example, http://localhost:3000",
   });
 
   assert.deepEqual(config, {
@@ -84,6 +86,7 @@ Deno.test("parseConfig() reads every variable", () => {
     loginMaxFailures: 7,
     loginMaxFailuresPerAddress: 70,
     loginWindowMs: 3_600_000,
+    allowedOrigins: ["https://app.example", "http://localhost:3000"],
   });
 });
 
@@ -174,6 +177,16 @@ Deno.test("parseConfig() refuses a bad value with a ConfigError naming the varia
     ["LOGIN_MAX_FAILURES", "0", number("1 to 1000", "0")],
     ["LOGIN_MAX_FAILURES_PER_ADDRESS", "many", number("1 to 100000", "many")],
     ["LOGIN_WINDOW", "forever", duration("1s", "forever")],
+    [
+      "ALLOWED_ORIGINS",
+      "https://app.example/path",
+      'must list origins such as "https://app.example", got "https://app.example/path"',
+    ],
+    [
+      "ALLOWED_ORIGINS",
+      "*",
+      'must list origins such as "https://app.example", got "*"',
+    ],
     ["HOSTNAME", "...", host],
     ["HOSTNAME", "256.1.1.1", host],
     ["ACCESS_TOKEN_TTL", "soon", duration("1s", "soon")],
