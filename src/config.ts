@@ -25,6 +25,8 @@ export const ENV_VARS = [
   "LOGIN_MAX_FAILURES_PER_ADDRESS",
   "LOGIN_WINDOW",
   "ALLOWED_ORIGINS",
+  // Set by Deno Deploy in every deployment; read only to detect it.
+  "DENO_DEPLOYMENT_ID",
 ] as const;
 
 /** The name of one environment variable the service reads. */
@@ -235,7 +237,19 @@ export function parseConfig(
     throw new ConfigError(variable, issue?.message ?? "is invalid");
   }
   const vars = result.data;
-  const defaultKvPath = "defaultKvPath" in options
+  // On Deno Deploy the platform's own KV is the store, opened without a
+  // path; and a production service there must not sign with a secret that
+  // nobody configured and nobody can rotate, so one has to be set.
+  const onDeploy = Boolean(env.DENO_DEPLOYMENT_ID);
+  if (onDeploy && !vars.APP_SECRET_STRING) {
+    throw new ConfigError(
+      "APP_SECRET_STRING",
+      "must be set on Deno Deploy (at least 32 bytes)",
+    );
+  }
+  const defaultKvPath = onDeploy
+    ? undefined
+    : "defaultKvPath" in options
     ? options.defaultKvPath
     : DEFAULTS.kvPath;
   return {

@@ -280,3 +280,34 @@ Deno.test("readEnv() reads only the service's own variables that are set", () =>
     restore();
   }
 });
+
+Deno.test("parseConfig() on Deno Deploy opens the platform's KV and needs a secret", async (t) => {
+  await t.step("no secret is a ConfigError naming APP_SECRET_STRING", () => {
+    const error = configError({ DENO_DEPLOYMENT_ID: "abc123" });
+
+    assert.equal(error.variable, "APP_SECRET_STRING");
+    assert.equal(
+      error.message,
+      "Cannot start: APP_SECRET_STRING must be set on Deno Deploy (at least 32 bytes)",
+    );
+  });
+
+  await t.step("no KV_PATH leaves the path to the platform", () => {
+    const config = parseConfig({
+      DENO_DEPLOYMENT_ID: "abc123",
+      APP_SECRET_STRING: SECRET,
+    });
+
+    assert.equal(config.kvPath, undefined);
+  });
+
+  await t.step("a KV_PATH given is still used", () => {
+    const config = parseConfig({
+      DENO_DEPLOYMENT_ID: "abc123",
+      APP_SECRET_STRING: SECRET,
+      KV_PATH: "https://kv.example/db",
+    });
+
+    assert.equal(config.kvPath, "https://kv.example/db");
+  });
+});
