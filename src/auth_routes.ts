@@ -118,9 +118,9 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
     body: TOKEN_BODY,
     responses: {
       200: "Token pair",
-      400: "OAuth 2.0 error",
-      413: "Body too large",
-      415: "Neither JSON nor form-encoded",
+      400: "OAuth 2.0 error, the body's faults included",
+      429: "Too many failed logins",
+      503: "Too many logins at once",
     },
     handler: async (request, context) => {
       try {
@@ -164,18 +164,27 @@ async function grant(
 }
 
 // RFC 6749 section 5.2: bad credentials and bad refresh tokens are both
-// `invalid_grant`; a malformed request is `invalid_request`.
+// `invalid_grant`; any malformed request (too large, of another type,
+// repeated parameters, too slow) is a 400 `invalid_request`.
 function toOAuthError(error: unknown): unknown {
   if (error instanceof OAuthError) return error;
   const http = toHttpError(error);
   if (!(http instanceof HttpError)) return error;
+  const detail = oauthDescription(http.detail);
   if (http.status === 401 || http.status === 409) {
-    return new OAuthError("invalid_grant", http.detail);
+    return new OAuthError("invalid_grant", detail);
   }
   if (http.status === 429 || http.status === 503) {
-    const { status, detail, headers } = http;
+    const { status, headers } = http;
     return new OAuthError("temporarily_unavailable", detail, status, headers);
   }
-  const status = [413, 415].includes(http.status) ? http.status : 400;
-  return new OAuthError("invalid_request", http.detail, status);
+  if (http.status >= 500) return http;
+  return new OAuthError("invalid_request", detail);
+}
+
+// RFC 6749 section 5.2 allows printable ASCII but '"' and '\' in
+// `error_description`; a detail may quote what the client sent.
+function oauthDescription(detail: string): string {
+  return detail.replaceAll('"', "'")
+    .replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, "?");
 }

@@ -1,6 +1,6 @@
 /**
- * Reading request bodies: size limit, content type, parsing and schema
- * validation, each failure with its own 4xx answer.
+ * Reading request bodies: size limit, deadline, content type, parsing and
+ * schema validation, each failure with its own 4xx answer.
  *
  * @module
  */
@@ -9,6 +9,18 @@ import { type FieldError, HttpError } from "./http_error.ts";
 
 /** The largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;
+
+/** How long a whole request body may take to arrive, in milliseconds. */
+export const BODY_TIMEOUT_MS = 10_000;
+
+/** Options for {@linkcode readBodyText} and the readers built on it. */
+export interface ReadBodyOptions {
+  /**
+   * How long the whole body may take to arrive, in milliseconds.
+   * @default {10000}
+   */
+  timeoutMs?: number;
+}
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
 const FORM_TYPE = "application/x-www-form-urlencoded";
@@ -21,28 +33,72 @@ export function mediaType(request: Request): string {
 
 /**
  * Reads a request body of at most {@linkcode MAX_BODY_BYTES} bytes,
- * stopping as soon as more arrives.
+ * stopping as soon as more arrives, or once the deadline passes.
  *
- * @throws {HttpError} 413 if the body is larger.
+ * @example Usage
+ * ```ts
+ * const text = await readBodyText(request, { timeoutMs: 5_000 });
+ * ```
+ *
+ * @throws {HttpError} 413 if the body is larger, 408 if it has not all
+ * arrived within `timeoutMs` (10 seconds unless given).
  */
-export async function readBodyText(request: Request): Promise<string> {
+export async function readBodyText(
+  request: Request,
+  options: ReadBodyOptions = {},
+): Promise<string> {
   const declared = Number(request.headers.get("content-length") ?? 0);
   if (declared > MAX_BODY_BYTES) throw tooLarge();
   if (!request.body) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.byteLength;
-    if (size > MAX_BODY_BYTES) throw tooLarge();
-    chunks.push(chunk);
+  const timeoutMs = options.timeoutMs ?? BODY_TIMEOUT_MS;
+  const chunks = await readChunks(request.body.getReader(), timeoutMs);
+  return new TextDecoder("utf-8", { fatal: true }).decode(concat(chunks));
+}
+
+// A client that declares more than it sends, or sends a byte now and then,
+// would otherwise hold the request (and its connection) open for ever.
+// On every way out but the last chunk the stream is cancelled, so the
+// server stops waiting for it too.
+async function readChunks(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  timeoutMs: number,
+): Promise<Uint8Array[]> {
+  let cancelled: Promise<void> | undefined;
+  const timer = setTimeout(() => {
+    // A read that is waiting ends as done once the stream is cancelled.
+    cancelled = reader.cancel().catch(() => {});
+  }, timeoutMs);
+  try {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (cancelled) {
+        await cancelled;
+        throw tooSlow();
+      }
+      if (done) return chunks;
+      size += value.byteLength;
+      if (size > MAX_BODY_BYTES) throw tooLarge();
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (!cancelled) await reader.cancel(error).catch(() => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const size = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  return bytes;
 }
 
 function tooLarge(): HttpError {
@@ -50,9 +106,20 @@ function tooLarge(): HttpError {
   return new HttpError(413, `Request body is larger than ${limit}`);
 }
 
-async function readText(request: Request): Promise<string> {
+// RFC 9110 section 15.5.9: a 408 should close the connection, whose
+// unread rest of the body could not be told from a next request anyway.
+function tooSlow(): HttpError {
+  return new HttpError(408, "Request body was not received in time", {
+    headers: { connection: "close" },
+  });
+}
+
+async function readText(
+  request: Request,
+  options: ReadBodyOptions,
+): Promise<string> {
   try {
-    return await readBodyText(request);
+    return await readBodyText(request, options);
   } catch (error) {
     if (error instanceof HttpError) throw error;
     throw new HttpError(400, "Request body could not be read", {
@@ -69,36 +136,56 @@ function parseJsonText(text: string): unknown {
   }
 }
 
+// RFC 6749 section 3.2: parameters must not be included more than once.
+// Taking the first or the last would let two readers of one request (a
+// proxy, a log, this service) see different values, so refuse it.
+function parseFormText(text: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (Object.hasOwn(fields, name)) throw repeatedError(name);
+    fields[name] = value;
+  }
+  return fields;
+}
+
+function repeatedError(name: string): HttpError {
+  return new HttpError(400, `Request body repeats "${name}"`);
+}
+
 /**
  * Reads a JSON body and checks it against a schema.
  *
  * @throws {HttpError} 415 without a JSON content type, 413 if too large,
- * 400 if not JSON, 422 naming each invalid field.
+ * 408 if too slow, 400 if not JSON,
+ * 422 naming each invalid field.
  */
 export async function readJson<T>(
   request: Request,
   schema: z.ZodType<T>,
+  options: ReadBodyOptions = {},
 ): Promise<T> {
   if (!JSON_TYPE.test(mediaType(request))) {
     throw new HttpError(415, "Request body must be application/json");
   }
-  return validate(parseJsonText(await readText(request)), schema);
+  const text = await readText(request, options);
+  return validate(parseJsonText(text), schema);
 }
 
 /**
  * Reads a body that may be JSON or form-encoded, as OAuth 2.0 clients
  * send either, and checks it against a schema.
  *
- * @throws {HttpError} as {@linkcode readJson} does.
+ * @throws {HttpError} as {@linkcode readJson} does, and 400 for a form
+ * that gives a parameter twice.
  */
 export async function readJsonOrForm<T>(
   request: Request,
   schema: z.ZodType<T>,
+  options: ReadBodyOptions = {},
 ): Promise<T> {
   const type = mediaType(request);
   if (type === FORM_TYPE) {
-    const fields = new URLSearchParams(await readText(request));
-    return validate(Object.fromEntries(fields), schema);
+    return validate(parseFormText(await readText(request, options)), schema);
   }
   if (!JSON_TYPE.test(type)) {
     throw new HttpError(
@@ -106,7 +193,8 @@ export async function readJsonOrForm<T>(
       `Request body must be application/json or ${FORM_TYPE}`,
     );
   }
-  return validate(parseJsonText(await readText(request)), schema);
+  const text = await readText(request, options);
+  return validate(parseJsonText(text), schema);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { MAX_PASSWORD_BYTES, passwordByteLength } from "./passwords.ts";
-import { usernameProblem } from "./username.ts";
+import { ILL_FORMED_MESSAGE, usernameProblem } from "./username.ts";
 
 /** A username as signup accepts it. */
 export const USERNAME = z.string().superRefine((value, ctx) => {
@@ -14,10 +14,16 @@ export const USERNAME = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
-/** A password that meets the policy, for signup and password change. */
+/**
+ * A password that meets the policy, for signup and password change. A lone
+ * surrogate is refused: UTF-8 has no bytes for it, so one side or another
+ * (an encoder, a client, a future hasher) would turn it into U+FFFD.
+ */
 export function newPassword(minLength: number) {
   return z.string().superRefine((value, ctx) => {
-    if ([...value.normalize("NFKC")].length < minLength) {
+    if (!value.isWellFormed()) {
+      ctx.addIssue({ code: "custom", message: ILL_FORMED_MESSAGE });
+    } else if ([...value.normalize("NFKC")].length < minLength) {
       ctx.addIssue({
         code: "custom",
         message: `must be at least ${minLength} characters`,
@@ -31,7 +37,10 @@ export function newPassword(minLength: number) {
   });
 }
 
-/** A password as typed at login; policy is not checked there. */
+/**
+ * A password as typed at login; policy is not checked there, and text that
+ * signup would refuse simply fails to match.
+ */
 export const PASSWORD = z.string().min(1, "must not be empty");
 
 /** The body of POST /signup. */

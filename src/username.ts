@@ -7,7 +7,21 @@
 /** The longest username accepted, in characters after normalisation. */
 export const MAX_USERNAME_LENGTH = 64;
 
-const FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{White_Space}]/u;
+// Besides white space and controls: code points that render as nothing
+// (default ignorables such as ZWJ, variation selectors and the Hangul
+// fillers), noncharacters, and the blank-looking symbols U+2800 BRAILLE
+// PATTERN BLANK and U+1D159 MUSICAL SYMBOL NULL NOTEHEAD, so no two
+// accounts look alike and none looks empty.
+const FORBIDDEN = new RegExp(
+  "[\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{White_Space}" +
+    "\\p{Default_Ignorable_Code_Point}\\p{Noncharacter_Code_Point}" +
+    "\\u2800\\u{1D159}]",
+  "u",
+);
+
+/** The message for text with a lone UTF-16 surrogate. */
+export const ILL_FORMED_MESSAGE =
+  "must be well-formed Unicode (no lone surrogates)";
 
 /**
  * The form a username is shown in: NFKC, so look-alike compatibility
@@ -38,6 +52,9 @@ export function usernameKey(username: string): string {
  * Why a username cannot be used, or `undefined` if it can.
  */
 export function usernameProblem(username: string): string | undefined {
+  // A lone surrogate becomes U+FFFD on its way to UTF-8 (the store's keys),
+  // so "a\ud800", "a\udfff" and "a\ufffd" would share one account.
+  if (!username.isWellFormed()) return ILL_FORMED_MESSAGE;
   const normalized = normalizeUsername(username);
   const length = [...normalized].length;
   if (length < 1) return "must not be empty";
@@ -45,7 +62,7 @@ export function usernameProblem(username: string): string | undefined {
     return `must be at most ${MAX_USERNAME_LENGTH} characters`;
   }
   if (FORBIDDEN.test(normalized)) {
-    return "must not contain white space or control characters";
+    return "must not contain white space, control or invisible characters";
   }
   return undefined;
 }

@@ -19,6 +19,7 @@ import {
 
 const PASSWORD = "correct horse battery";
 const FORM = "application/x-www-form-urlencoded";
+const ILL_FORMED = "must be well-formed Unicode (no lone surrogates)";
 
 /** Request options for a body of any content type. */
 function raw(body: BodyInit, type?: string): RequestInit {
@@ -211,18 +212,57 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
   });
 
   await t.step(
-    "answers 422 for a name with white space or control characters",
+    "answers 422 for a name with white space, control or invisible characters",
     async () => {
-      const names = ["al ice", "al\tice", "al\u0007ice", "al\u200bice", " "];
+      const names = [
+        "al ice",
+        "al\tice",
+        "al\u0007ice",
+        "al\u200bice",
+        " ",
+        "\u3164",
+        "\u2800",
+        "\u115f\u1160",
+        "\uffa0",
+        "al\u200dice",
+        "alice\ufe0f",
+        "alice\ufffe",
+      ];
       for (const username of names) {
         const response = await signUp(service, username);
         await assertInvalidFields(response, [{
           field: "username",
-          message: "must not contain white space or control characters",
+          message:
+            "must not contain white space, control or invisible characters",
         }]);
       }
     },
   );
+
+  await t.step(
+    "answers 422 for a name with a lone surrogate, not 409 for its look-alike",
+    async () => {
+      const base = randomUsername();
+      const replaced = await signUp(service, `${base}\ufffd`);
+      assert.equal(replaced.status, 201);
+      await replaced.body?.cancel();
+      for (const username of [`${base}\ud800`, `${base}\udfff`]) {
+        const response = await signUp(service, username);
+        await assertInvalidFields(response, [
+          { field: "username", message: ILL_FORMED },
+        ]);
+      }
+    },
+  );
+
+  await t.step("answers 422 for a password with a lone surrogate", async () => {
+    for (const password of [`${PASSWORD}\ud800`, `\udc00${PASSWORD}`]) {
+      const response = await signUp(service, randomUsername(), password);
+      await assertInvalidFields(response, [
+        { field: "password", message: ILL_FORMED },
+      ]);
+    }
+  });
 
   await t.step(
     "answers 422 for a name of 65 characters and accepts 64",
@@ -365,6 +405,43 @@ Deno.test("POST /login hands out a token pair for the right password only", asyn
       await assertUnauthorized(response, "Invalid username or password", {
         tokenSent: false,
       });
+    },
+  );
+
+  await t.step(
+    "answers 401 for a name with a lone surrogate that stands for a real one",
+    async () => {
+      const base = randomUsername();
+      await (await signUp(service, `${base}\ufffd`)).body?.cancel();
+      for (const name of [`${base}\ud800`, `${base}\udfff`]) {
+        const response = await service.fetch(
+          "/login",
+          json({ username: name, password: PASSWORD }),
+        );
+        await assertUnauthorized(response, "Invalid username or password", {
+          tokenSent: false,
+        });
+      }
+    },
+  );
+
+  await t.step(
+    "answers 401 for a password with a lone surrogate in place of U+FFFD",
+    async () => {
+      const name = randomUsername();
+      await (await signUp(service, name, `${PASSWORD}\ufffd`)).body?.cancel();
+      const response = await service.fetch(
+        "/login",
+        json({ username: name, password: `${PASSWORD}\ud800` }),
+      );
+      await assertUnauthorized(response, "Invalid username or password", {
+        tokenSent: false,
+      });
+      const right = await service.fetch(
+        "/login",
+        json({ username: name, password: `${PASSWORD}\ufffd` }),
+      );
+      await assertTokenPair(right);
     },
   );
 
@@ -709,29 +786,114 @@ Deno.test("POST /token grants tokens and fails in the OAuth 2.0 error form", asy
     },
   );
 
-  await t.step("answers 413 and 415 in the OAuth form too", async () => {
-    const large = await token({
-      grant_type: "password",
-      username,
-      password: "p".repeat(16 * 1024),
-    });
-    await assertOAuthError(
-      large,
-      "invalid_request",
-      "Request body is larger than 16 KiB",
-      413,
-    );
-    const plain = await service.fetch(
-      "/token",
-      raw("grant_type=password", "text/plain"),
-    );
-    await assertOAuthError(
-      plain,
-      "invalid_request",
-      `Request body must be application/json or ${FORM}`,
-      415,
-    );
-  });
+  await t.step(
+    "answers 400 invalid_request for a body too large or of another type",
+    async () => {
+      // RFC 6749 section 5.2: every malformed request is a 400.
+      const large = await token({
+        grant_type: "password",
+        username,
+        password: "p".repeat(16 * 1024),
+      });
+      await assertOAuthError(
+        large,
+        "invalid_request",
+        "Request body is larger than 16 KiB",
+      );
+      const plain = await service.fetch(
+        "/token",
+        raw("grant_type=password", "text/plain"),
+      );
+      await assertOAuthError(
+        plain,
+        "invalid_request",
+        `Request body must be application/json or ${FORM}`,
+      );
+      const unlabelled = await service.fetch(
+        "/token",
+        raw("grant_type=password"),
+      );
+      await assertOAuthError(
+        unlabelled,
+        "invalid_request",
+        `Request body must be application/json or ${FORM}`,
+      );
+      const notUtf8 = await service.fetch(
+        "/token",
+        raw(new Uint8Array([0x61, 0x3d, 0xff]), FORM),
+      );
+      await assertOAuthError(
+        notUtf8,
+        "invalid_request",
+        "Request body could not be read",
+      );
+    },
+  );
+
+  await t.step(
+    "answers 400 invalid_request for a parameter given twice",
+    async () => {
+      // RFC 6749 section 3.2: parameters must not be included more than
+      // once, or the service and whatever sits before it may read
+      // different values.
+      const password2 = new URLSearchParams([
+        ["grant_type", "password"],
+        ["username", username],
+        ["password", "wrong password"],
+        ["password", password],
+      ]);
+      const twice = await service.fetch(
+        "/token",
+        raw(password2.toString(), FORM),
+      );
+      await assertOAuthError(
+        twice,
+        "invalid_request",
+        "Request body repeats 'password'",
+      );
+      const grant2 = new URLSearchParams([
+        ["grant_type", "refresh_token"],
+        ["grant_type", "password"],
+        ["username", username],
+        ["password", password],
+      ]);
+      const grants = await service.fetch(
+        "/token",
+        raw(grant2.toString(), FORM),
+      );
+      await assertOAuthError(
+        grants,
+        "invalid_request",
+        "Request body repeats 'grant_type'",
+      );
+      // RFC 6749 section 5.2: the description stays within printable ASCII.
+      const odd = await service.fetch(
+        "/token",
+        raw("grant_type=password&p%C3%A4ss%5C=1&p%C3%A4ss%5C=2", FORM),
+      );
+      await assertOAuthError(
+        odd,
+        "invalid_request",
+        "Request body repeats 'p?ss?'",
+      );
+    },
+  );
+
+  await t.step(
+    "answers invalid_grant for a name with a lone surrogate",
+    async () => {
+      const response = await token({
+        grant_type: "password",
+        username: `${username}\ud800`,
+        password,
+      }, "application/json");
+      await assertOAuthError(
+        response,
+        "invalid_grant",
+        "Invalid username or password",
+      );
+    },
+  );
 
   await t.step("answers unsupported_grant_type for another grant", async () => {
     const response = await token({ grant_type: "client_credentials" });

@@ -9,6 +9,7 @@ import {
   validate,
 } from "../src/body.ts";
 import { HttpError } from "../src/http_error.ts";
+import { problemResponse } from "../src/problem.ts";
 
 const LOGIN = z.object({ username: z.string(), password: z.string() });
 
@@ -51,6 +52,21 @@ function chunkedBody(chunkBytes: number, chunks: number) {
       if (state.pulled === chunks) return controller.close();
       state.pulled++;
       controller.enqueue(new Uint8Array(chunkBytes).fill(0x61));
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  });
+  return { stream, state };
+}
+
+// A body that sends some text (perhaps none) and then neither sends more
+// nor ends, and tells whether the reader gave up on it.
+function stalledBody(text = '{"a":1') {
+  const state = { cancelled: false };
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (text) controller.enqueue(new TextEncoder().encode(text));
     },
     cancel() {
       state.cancelled = true;
@@ -349,3 +365,127 @@ Deno.test("readJsonOrForm() refuses what readJson() refuses", async (t) => {
     assert.equal(error.detail, "Request body is not valid JSON");
   });
 });
+
+Deno.test("readJsonOrForm() answers 400 for a form parameter given twice", async (t) => {
+  const cases: [string, string, string][] = [
+    ["the last of three", "username=a&password=b&password=c", "password"],
+    ["the first", "username=a&username=b&password=c", "username"],
+    ["one the schema does not know", "username=a&password=b&x=1&x=2", "x"],
+    ["an empty value", "username=a&password=b&password=", "password"],
+    [
+      "a name spelt with escapes",
+      "username=a&password=b&pass%77ord=c",
+      "password",
+    ],
+  ];
+  for (const [name, form, repeated] of cases) {
+    await t.step(name, async () => {
+      const request = post(form, "application/x-www-form-urlencoded");
+
+      const error = await refusal(readJsonOrForm(request, LOGIN));
+
+      assert.equal(error.status, 400);
+      assert.equal(error.detail, `Request body repeats "${repeated}"`);
+    });
+  }
+});
+
+Deno.test("readBodyText() answers 408 for a body that does not arrive in time", async (t) => {
+  await t.step("a body that stops after a few bytes", async () => {
+    const { stream, state } = stalledBody();
+
+    const error = await refusal(readBodyText(post(stream), { timeoutMs: 5 }));
+
+    assert.equal(error.status, 408);
+    assert.equal(error.detail, "Request body was not received in time");
+    assert.equal(error.headers.get("connection"), "close");
+    assert.equal(state.cancelled, true);
+  });
+
+  await t.step("a body that never sends a byte", async () => {
+    const { stream, state } = stalledBody("");
+
+    const error = await refusal(readBodyText(post(stream), { timeoutMs: 5 }));
+
+    assert.equal(error.status, 408);
+    assert.equal(state.cancelled, true);
+  });
+
+  await t.step("through readJson() and readJsonOrForm()", async () => {
+    const json = stalledBody();
+    const form = stalledBody("username=a");
+
+    const jsonError = await refusal(
+      readJson(post(json.stream, "application/json"), LOGIN, { timeoutMs: 5 }),
+    );
+    const formError = await refusal(
+      readJsonOrForm(
+        post(form.stream, "application/x-www-form-urlencoded"),
+        LOGIN,
+        { timeoutMs: 5 },
+      ),
+    );
+
+    assert.equal(jsonError.status, 408);
+    assert.equal(formError.status, 408);
+    assert.equal(json.state.cancelled, true);
+    assert.equal(form.state.cancelled, true);
+  });
+});
+
+Deno.test("readBodyText() reads a body that arrives before the deadline", async () => {
+  // The deadline's timer must be cleared, or the test's sanitizer fails.
+  const { stream } = chunkedBody(1024, 4);
+
+  const text = await readBodyText(post(stream), { timeoutMs: 60_000 });
+
+  assert.equal(text, "a".repeat(4096));
+});
+
+Deno.test("readBodyText() answers 408 over real HTTP to a client that stops sending", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      try {
+        return new Response(await readBodyText(request, { timeoutMs: 50 }));
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        return problemResponse(error.status, error.detail, {
+          headers: error.headers,
+        });
+      }
+    },
+  );
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  });
+  try {
+    const head = "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+      "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+    await conn.write(new TextEncoder().encode(`${head}{"a":1`));
+
+    const answer = await readAnswer(conn);
+
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /\r\nconnection: close\r\n/i);
+    assert.match(answer, /\r\ncontent-type: application\/problem\+json\r\n/i);
+    assert.match(answer, /"detail":"Request body was not received in time"/);
+  } finally {
+    conn.close();
+    await server.shutdown();
+  }
+});
+
+// Reads from a socket until the answer's JSON body has arrived.
+async function readAnswer(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  let answer = "";
+  while (!answer.endsWith("}")) {
+    const read = await conn.read(buffer);
+    if (read === null) break;
+    answer += decoder.decode(buffer.subarray(0, read), { stream: true });
+  }
+  return answer;
+}

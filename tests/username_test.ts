@@ -63,7 +63,7 @@ Deno.test("usernameProblem() refuses an empty or too long name", async (t) => {
   });
 });
 
-Deno.test("usernameProblem() refuses white space and control characters", async (t) => {
+Deno.test("usernameProblem() refuses white space, control and invisible characters", async (t) => {
   const cases: [string, string][] = [
     ["a space", "alice smith"],
     ["a leading space", " alice"],
@@ -77,13 +77,55 @@ Deno.test("usernameProblem() refuses white space and control characters", async 
     ["a right-to-left override", "\u202eecila"],
     ["a line separator", "alice\u2028"],
     ["a paragraph separator", "alice\u2029"],
+    ["a Hangul filler alone", "\u3164"],
+    ["a Hangul filler inside", "ali\u3164ce"],
+    ["a Hangul choseong filler", "\u115f"],
+    ["a Hangul jungseong filler", "alice\u1160"],
+    ["a half-width Hangul filler", "\uffa0"],
+    ["a braille pattern blank", "\u2800"],
+    ["a musical null notehead", "alice\u{1d159}"],
+    ["a zero-width joiner", "ali\u200dce"],
+    ["a zero-width non-joiner", "ali\u200cce"],
+    ["a word joiner", "alice\u2060"],
+    ["a soft hyphen", "ali\u00adce"],
+    ["a combining grapheme joiner", "alice\u034f"],
+    ["a variation selector", "alice\ufe0f"],
+    ["a supplementary variation selector", "alice\u{e0100}"],
+    ["a tag character", "alice\u{e0041}"],
+    ["a byte order mark", "\ufeffalice"],
+    ["the noncharacter U+FFFE", "alice\ufffe"],
+    ["the noncharacter U+FDD0", "\ufdd0"],
+    ["a supplementary noncharacter", "alice\u{10ffff}"],
   ];
   for (const [name, username] of cases) {
     await t.step(name, () => {
       assert.equal(
         usernameProblem(username),
-        "must not contain white space or control characters",
+        "must not contain white space, control or invisible characters",
       );
     });
   }
+});
+
+Deno.test("usernameProblem() refuses ill-formed UTF-16", async (t) => {
+  const cases: [string, string][] = [
+    ["a lone high surrogate at the end", "a\ud800"],
+    ["a lone low surrogate at the end", "a\udfff"],
+    ["a lone high surrogate inside", "al\udbffice"],
+    ["a low surrogate before a high one", "a\udc00\ud800"],
+    ["only a surrogate", "\ud83e"],
+  ];
+  for (const [name, username] of cases) {
+    await t.step(name, () => {
+      assert.equal(
+        usernameProblem(username),
+        "must be well-formed Unicode (no lone surrogates)",
+      );
+    });
+  }
+
+  await t.step("accepts a proper surrogate pair and U+FFFD", () => {
+    assert.equal(usernameProblem("a\ud83e\udd95"), undefined);
+    assert.equal(usernameProblem("a\ufffd"), undefined);
+  });
 });
