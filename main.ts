@@ -45,16 +45,19 @@ async function startHashPool(
     logger.warn("Workers unavailable here: hashing on the serving thread");
     return undefined;
   }
-  const pool = createHashPool({
-    size: config.hashWorkers,
-    cost: config.bcryptCost,
-    queueLimit: config.hashQueueLimit,
-  });
+  // Without read access to the worker's modules, Deno refuses the workers
+  // as they are made rather than when they first hash.
+  let pool: HashPool | undefined;
   try {
+    pool = createHashPool({
+      size: config.hashWorkers,
+      cost: config.bcryptCost,
+      queueLimit: config.hashQueueLimit,
+    });
     await pool.hash("probe");
     return pool;
   } catch (error) {
-    pool.close();
+    pool?.close();
     logger.warn("Hashing workers unavailable: hashing on the serving thread", {
       reason: error instanceof Error ? error.message : String(error),
     });
@@ -164,6 +167,8 @@ async function listen(): Promise<void> {
         announce(running, `http://${hostname}:${port}`),
     }, (request, info) => service.handler(request, info));
   } catch (error) {
+    // Warnings from the start so far may explain the failure.
+    running.logger.flush();
     failToStart(error);
   }
   let stopping = false;
