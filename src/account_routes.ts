@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ACCOUNT } from "./answer_schemas.ts";
 import type { Accounts } from "./accounts.ts";
 import { answering, type ApiRoute, claimsOf } from "./api_route.ts";
 import { readJson } from "./body.ts";
@@ -35,6 +36,7 @@ export function accountRoutes(options: AccountRoutesOptions): ApiRoute[] {
   return [{
     method: "GET",
     path: "/me",
+    answers: { 200: { schema: ACCOUNT } },
     auth: "session",
     summary: "The caller's account",
     responses: { 200: "Account", ...UNAUTHORIZED },

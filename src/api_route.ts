@@ -30,14 +30,31 @@ export interface RequestContext {
   claims?: AccessClaims;
 }
 
+/** A body a route answers with, as the API document shows it. */
+export interface AnswerBody {
+  schema: z.ZodType;
+  /** The media types it comes in; `application/json` when not given. */
+  mediaTypes?: string[];
+}
+
 /** One route of the service, with what the API document tells of it. */
 export interface ApiRoute extends Route<RequestContext> {
   auth: RouteAuth;
   summary: string;
   /** The schema of the JSON body, if the route reads one. */
   body?: z.ZodType;
+  /** The media types the body may come in; `application/json` if unset. */
+  bodyTypes?: string[];
+  /** The parameters of a patterned `path`, such as `/docs/:file`. */
+  params?: z.ZodObject;
   /** Every status the route answers with, and what it means. */
   responses: Record<number, string>;
+  /** The body of each successful answer but a 204, by status. */
+  answers?: Record<number, AnswerBody>;
+  /** Errors come in the OAuth 2.0 form, not as problem details. */
+  oauthErrors?: boolean;
+  /** The handler itself reads a refresh token as its Bearer credentials. */
+  refreshBearer?: boolean;
 }
 
 /** The claims of the access token a route required. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ACCOUNT, TOKEN_PAIR } from "./answer_schemas.ts";
 import type { Accounts } from "./accounts.ts";
 import {
   answering,
@@ -37,6 +38,8 @@ const REFRESH_ERRORS = {
   401: "Refresh token expired, invalid or reused",
 };
 
+const TOKEN_ANSWER = { 200: { schema: TOKEN_PAIR } };
+
 /** The routes that sign up, log in and refresh. */
 export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
   const { accounts, sessions } = options;
@@ -51,6 +54,7 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
   return [{
     method: "POST",
     path: "/signup",
+    answers: { 201: { schema: ACCOUNT } },
     auth: "none",
     summary: "Create an account",
     body: signup,
@@ -73,6 +77,7 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
   }, {
     method: "POST",
     path: "/login",
+    answers: TOKEN_ANSWER,
     auth: "none",
     summary: "Log in and receive a token pair",
     body: LOGIN_BODY,
@@ -93,6 +98,8 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
   }, {
     method: "GET",
     path: "/refresh_token",
+    answers: TOKEN_ANSWER,
+    refreshBearer: true,
     auth: "none",
     // Each call rotates the token; a HEAD would rotate it and lose the pair.
     headless: true,
@@ -102,6 +109,7 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
   }, {
     method: "POST",
     path: "/refresh_token",
+    answers: TOKEN_ANSWER,
     auth: "none",
     summary: "Exchange a refresh token (in the body) for a new pair",
     body: REFRESH_BODY,
@@ -113,6 +121,10 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
   }, {
     method: "POST",
     path: "/token",
+    answers: TOKEN_ANSWER,
+    // RFC 6749 section 4.3.2: clients send the form; JSON is accepted too.
+    bodyTypes: ["application/x-www-form-urlencoded", "application/json"],
+    oauthErrors: true,
     auth: "none",
     summary: "OAuth 2.0 token endpoint (password and refresh_token grants)",
     body: TOKEN_BODY,

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { HEALTH, MESSAGE } from "./answer_schemas.ts";
 import type { ApiRoute } from "./api_route.ts";
 import { HttpError } from "./http_error.ts";
 import { jsonResponse } from "./problem.ts";
@@ -15,6 +16,8 @@ export interface PublicRoutesOptions {
   store: Store;
 }
 
+const MESSAGE_ANSWER = { 200: { schema: MESSAGE } };
+
 /** The routes `/secret`, `/notsecret` and `/healthz`. */
 export function publicRoutes(options: PublicRoutesOptions): ApiRoute[] {
   const secret = (): Response => jsonResponse(SECRET);
@@ -22,6 +25,7 @@ export function publicRoutes(options: PublicRoutesOptions): ApiRoute[] {
   return [{
     method: "GET",
     path: "/secret",
+    answers: MESSAGE_ANSWER,
     auth: "access",
     summary: "Data for holders of an access token",
     responses: { 200: "The secret", ...unauthorized },
@@ -29,6 +33,7 @@ export function publicRoutes(options: PublicRoutesOptions): ApiRoute[] {
   }, {
     method: "POST",
     path: "/secret",
+    answers: MESSAGE_ANSWER,
     auth: "access",
     summary: "Data for holders of an access token",
     responses: { 200: "The secret", ...unauthorized },
@@ -36,6 +41,7 @@ export function publicRoutes(options: PublicRoutesOptions): ApiRoute[] {
   }, {
     method: "GET",
     path: "/notsecret",
+    answers: MESSAGE_ANSWER,
     auth: "none",
     summary: "Data for anyone",
     responses: { 200: "Public data" },
@@ -43,6 +49,7 @@ export function publicRoutes(options: PublicRoutesOptions): ApiRoute[] {
   }, {
     method: "GET",
     path: "/healthz",
+    answers: { 200: { schema: HEALTH } },
     auth: "none",
     summary: "Whether the service and its store answer",
     responses: { 200: "Healthy", 503: "Store unavailable" },

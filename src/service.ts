@@ -10,6 +10,7 @@ import { createApp, type Handler } from "./app.ts";
 import { authRoutes } from "./auth_routes.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
+import { docsRoutes } from "./docs_routes.ts";
 import type { Logger } from "./log.ts";
 import { LoginThrottle } from "./login_throttle.ts";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
@@ -44,6 +45,13 @@ export interface Service {
 }
 
 const SECRET_SETTING = "signing_secret";
+
+const API_INFO = {
+  title: "Auth service",
+  version: "1.0.0",
+  description: "Accounts and JWT sessions: sign up, log in, call protected " +
+    "routes, refresh, log out.",
+};
 
 /**
  * Builds the service on an open Deno KV database.
@@ -93,11 +101,12 @@ export async function createService(
   });
   await accounts.prepare();
   const passwordMinLength = config.passwordMinLength;
-  const routes = [
+  const apiRoutes = [
     ...authRoutes({ accounts, sessions, passwordMinLength }),
     ...accountRoutes({ accounts, sessions, passwordMinLength }),
     ...publicRoutes({ store }),
   ];
+  const routes = [...apiRoutes, ...docsRoutes(apiRoutes, API_INFO)];
   const handler = createApp({
     routes,
     sessions,
