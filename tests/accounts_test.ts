@@ -261,3 +261,37 @@ Deno.test("POST /login answers an unknown name 401 again once hashing has recove
     });
   });
 });
+
+Deno.test("POST /login checks the password once per login, even when logins of one account race", async () => {
+  const counting = countingHasher();
+  // The first five checks answer together, so all five logins read the
+  // account before any of them writes it.
+  let waiting: (() => void)[] | undefined;
+  await using service = await openTestService({
+    hasher: {
+      hash: counting.hash,
+      async verify(password, hash) {
+        const result = await counting.verify(password, hash);
+        if (waiting) {
+          const arrived = waiting;
+          await new Promise<void>((resolve) => {
+            arrived.push(resolve);
+            if (arrived.length === 5) arrived.forEach((wake) => wake());
+          });
+          if (arrived.length >= 5) waiting = undefined;
+        }
+        return result;
+      },
+    },
+  });
+  const { username, password } = await signUpAndLogIn(service);
+  const before = counting.verified.length;
+  waiting = [];
+
+  const responses = await Promise.all(
+    Array.from({ length: 5 }, () => logIn(service, username, password)),
+  );
+
+  for (const response of responses) await assertTokenPair(response);
+  assert.equal(counting.verified.length - before, 5);
+});
