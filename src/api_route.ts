@@ -25,7 +25,7 @@ export type RouteAuth =
 export interface RequestContext {
   requestId: string;
   /** The client's IP address, when the server knows it. */
-  clientAddress?: string | undefined;
+  readonly clientAddress?: string | undefined;
   /** The claims of the access token, on routes that require one. */
   claims?: AccessClaims;
 }

@@ -70,7 +70,11 @@ export function createApp(options: AppOptions): Handler {
     const requestId = SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
     const context: RequestContext = {
       requestId,
-      clientAddress: addressOf(info),
+      // Asking the server for the peer's address costs a call into the
+      // runtime; only login needs it.
+      get clientAddress() {
+        return addressOf(info);
+      },
     };
     let response: Response;
     try {
