@@ -10,9 +10,7 @@ import type { Config } from "./src/config.ts";
 import { createHashPool, type HashPool } from "./src/hash_pool.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { problemResponse } from "./src/problem.ts";
-import { createService, type Service } from "./src/service.ts";
-
-const VERSION = "0.1.0";
+import { createService, type Service, VERSION } from "./src/service.ts";
 
 /** In-flight requests get this long to finish once a stop is asked for. */
 const SHUTDOWN_GRACE_MS = 10_000;

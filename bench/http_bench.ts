@@ -284,9 +284,11 @@ async function main(): Promise<void> {
   const bare = startBare("plain");
   const bareHeaders = startBare("headers");
   const servicePort = freePort();
+  // The same flags as `deno task start`, but the port.
   const service = spawn([
     "run",
     "-P",
+    "--v8-flags=--optimize-for-size",
     `--allow-net=127.0.0.1:${servicePort}`,
     "main.ts",
   ], {

@@ -46,9 +46,12 @@ export interface Service {
 
 const SECRET_SETTING = "signing_secret";
 
+/** The service's version, as the start line and the API document give it. */
+export const VERSION = "1.0.0";
+
 const API_INFO = {
   title: "Auth service",
-  version: "1.0.0",
+  version: VERSION,
   description: "Accounts and JWT sessions: sign up, log in, call protected " +
     "routes, refresh, log out.",
 };

@@ -81,7 +81,7 @@ function startedLine(
   return {
     level: "info",
     msg: "Started",
-    version: "0.1.0",
+    version: "1.0.0",
     address: "",
     store: ":memory:",
     access_token_ttl_s: 1800,
