@@ -83,6 +83,31 @@ export async function assertUnauthorized(
   }
 }
 
+/** Asserts a 401 for a bearer token that was sent and refused. */
+export async function assertTokenRefused(
+  response: Response,
+  detail: string,
+): Promise<void> {
+  await assertUnauthorized(response, detail, { tokenSent: true });
+}
+
+/** Asserts the 401 for a request that carried no bearer token. */
+export async function assertNotAuthenticated(
+  response: Response,
+): Promise<void> {
+  await assertUnauthorized(response, "Not authenticated", { tokenSent: false });
+}
+
+/**
+ * Asserts the 401 for a wrong name or password, which says neither which
+ * one was wrong nor asks for a token.
+ */
+export async function assertLoginRefused(response: Response): Promise<void> {
+  await assertUnauthorized(response, "Invalid username or password", {
+    tokenSent: false,
+  });
+}
+
 /**
  * Asserts a token pair answer, sent with `Cache-Control: no-store` (RFC
  * 6749 section 5.1), and returns its body.

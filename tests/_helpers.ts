@@ -1,14 +1,17 @@
 /**
  * Shared test fixtures: a controllable clock, a service on an in-memory
- * store, a password hasher that counts its work, and request builders.
+ * store, a password hasher that counts its work, request builders, and the
+ * signups, logins and refreshes most route tests start from.
  *
  * @module
  */
+import assert from "node:assert/strict";
 import type { Clock } from "../src/clock.ts";
 import { type Config, parseConfig } from "../src/config.ts";
 import { type Logger, silentLogger } from "../src/log.ts";
 import { createPasswordHasher, type PasswordHasher } from "../src/passwords.ts";
 import { createService, type Service } from "../src/service.ts";
+import { assertTokenPair, assertTokenRefused } from "./_assertions.ts";
 
 /** A clock that stands still until a test moves it. */
 export class FakeClock implements Clock {
@@ -143,6 +146,49 @@ export function randomUsername(prefix = "user"): string {
   return `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
 }
 
+/** The password accounts are made with unless a test needs another. */
+export const PASSWORD = "correct horse battery";
+
+/** Posts a signup and answers what the service said. */
+export async function signUp(
+  service: TestService,
+  username: string,
+  password = PASSWORD,
+): Promise<Response> {
+  return await service.fetch("/signup", json({ username, password }));
+}
+
+/**
+ * Signs up an account a test builds on, failing at once if that is refused,
+ * so a later assertion does not fail for a reason it does not name.
+ */
+export async function createAccount(
+  service: TestService,
+  username: string,
+  password = PASSWORD,
+): Promise<void> {
+  const response = await signUp(service, username, password);
+  assert.equal(response.status, 201, `Signup of "${username}"`);
+  await response.body?.cancel();
+}
+
+/** Posts a login and answers what the service said. */
+export async function logIn(
+  service: TestService,
+  username: string,
+  password: string,
+): Promise<Response> {
+  return await service.fetch("/login", json({ username, password }));
+}
+
+/** Exchanges a refresh token sent as a bearer token on `GET /refresh_token`. */
+export async function refresh(
+  service: TestService,
+  refreshToken: string,
+): Promise<Response> {
+  return await service.fetch("/refresh_token", bearer(refreshToken));
+}
+
 /** The token pair a login answers with. */
 export interface TokenPairBody {
   access_token: string;
@@ -155,13 +201,43 @@ export interface TokenPairBody {
 /** Signs up and logs in a fresh user, returning its name and tokens. */
 export async function signUpAndLogIn(
   service: TestService,
-  password = "correct horse battery",
+  password = PASSWORD,
 ): Promise<{ username: string; password: string; tokens: TokenPairBody }> {
   const username = randomUsername();
-  const signup = await service.fetch("/signup", json({ username, password }));
-  if (signup.status !== 201) throw new Error(`Signup: ${signup.status}`);
-  await signup.body?.cancel();
-  const login = await service.fetch("/login", json({ username, password }));
+  await createAccount(service, username, password);
+  const login = await logIn(service, username, password);
   if (login.status !== 200) throw new Error(`Login: ${login.status}`);
   return { username, password, tokens: await login.json() };
+}
+
+/**
+ * Signs up a fresh user and logs it in twice: `tokens` for the session a
+ * test acts in, `other` for a second one, to see what happens to it.
+ */
+export async function signUpWithTwoSessions(service: TestService): Promise<{
+  username: string;
+  password: string;
+  tokens: TokenPairBody;
+  other: TokenPairBody;
+}> {
+  const user = await signUpAndLogIn(service);
+  const other = await assertTokenPair(
+    await logIn(service, user.username, user.password),
+  );
+  return { ...user, other };
+}
+
+/** Asserts that a session has ended: neither of its tokens works. */
+export async function assertSessionOver(
+  service: TestService,
+  tokens: TokenPairBody,
+): Promise<void> {
+  await assertTokenRefused(
+    await refresh(service, tokens.refresh_token),
+    "Invalid refresh token",
+  );
+  await assertTokenRefused(
+    await service.fetch("/me", bearer(tokens.access_token)),
+    "Invalid token",
+  );
 }

@@ -1,39 +1,46 @@
 import assert from "node:assert/strict";
 import {
   assertInvalidFields,
+  assertLoginRefused,
+  assertNotAuthenticated,
   assertProblem,
   assertTokenPair,
-  assertUnauthorized,
+  assertTokenRefused,
   JSON_TYPE,
 } from "./_assertions.ts";
 import {
+  assertSessionOver,
   bearer,
   json,
+  logIn,
   openTestService,
+  refresh,
+  signUp,
   signUpAndLogIn,
+  signUpWithTwoSessions,
   type TestService,
   type TokenPairBody,
 } from "./_helpers.ts";
-
-async function logIn(
-  service: TestService,
-  username: string,
-  password: string,
-): Promise<Response> {
-  return await service.fetch("/login", json({ username, password }));
-}
-
-async function refresh(
-  service: TestService,
-  tokens: TokenPairBody,
-): Promise<Response> {
-  return await service.fetch("/refresh_token", bearer(tokens.refresh_token));
-}
 
 async function assertNoContent(response: Response): Promise<void> {
   assert.equal(response.status, 204);
   assert.equal(response.headers.get("content-type"), null);
   assert.equal(await response.text(), "");
+}
+
+/**
+ * Asserts the 401 for a wrong password where a route asks for it again,
+ * and that the refusal left the account and the session `tokens` working.
+ */
+async function assertRefusedUnchanged(
+  service: TestService,
+  response: Response,
+  user: { username: string; password: string },
+  tokens: TokenPairBody,
+): Promise<void> {
+  await assertProblem(response, 401, "Invalid username or password");
+  await assertTokenPair(await logIn(service, user.username, user.password));
+  await assertTokenPair(await refresh(service, tokens.refresh_token));
 }
 
 Deno.test("GET /me answers the caller's account or 401", async (t) => {
@@ -57,9 +64,7 @@ Deno.test("GET /me answers the caller's account or 401", async (t) => {
     "answers 401 Not authenticated with a bare challenge without a header",
     async () => {
       const response = await service.fetch("/me");
-      await assertUnauthorized(response, "Not authenticated", {
-        tokenSent: false,
-      });
+      await assertNotAuthenticated(response);
     },
   );
 
@@ -70,9 +75,7 @@ Deno.test("GET /me answers the caller's account or 401", async (t) => {
         const response = await service.fetch("/me", {
           headers: { authorization: header },
         });
-        await assertUnauthorized(response, "Not authenticated", {
-          tokenSent: false,
-        });
+        await assertNotAuthenticated(response);
       }
     },
   );
@@ -85,9 +88,7 @@ Deno.test("GET /me answers the caller's account or 401", async (t) => {
         const response = await service.fetch("/me", {
           headers: { authorization: header },
         });
-        await assertUnauthorized(response, "Invalid token", {
-          tokenSent: true,
-        });
+        await assertTokenRefused(response, "Invalid token");
       }
     },
   );
@@ -98,9 +99,7 @@ Deno.test("GET /me answers the caller's account or 401", async (t) => {
       const tokens = ["abc.def.ghi", "e30.e30.", "x".repeat(4000)];
       for (const token of tokens) {
         const response = await service.fetch("/me", bearer(token));
-        await assertUnauthorized(response, "Invalid token", {
-          tokenSent: true,
-        });
+        await assertTokenRefused(response, "Invalid token");
       }
     },
   );
@@ -108,7 +107,7 @@ Deno.test("GET /me answers the caller's account or 401", async (t) => {
   await t.step("answers 401 Invalid token for a refresh token", async () => {
     const { tokens } = await signUpAndLogIn(service);
     const response = await service.fetch("/me", bearer(tokens.refresh_token));
-    await assertUnauthorized(response, "Invalid token", { tokenSent: true });
+    await assertTokenRefused(response, "Invalid token");
   });
 
   await t.step(
@@ -117,7 +116,7 @@ Deno.test("GET /me answers the caller's account or 401", async (t) => {
       const { tokens } = await signUpAndLogIn(service);
       service.clock.advance(service.config.accessTokenTtlMs);
       const response = await service.fetch("/me", bearer(tokens.access_token));
-      await assertUnauthorized(response, "Token expired", { tokenSent: true });
+      await assertTokenRefused(response, "Token expired");
     },
   );
 });
@@ -125,56 +124,37 @@ Deno.test("GET /me answers the caller's account or 401", async (t) => {
 Deno.test("POST /logout ends the caller's session", async (t) => {
   await using service = await openTestService();
 
+  function logOut(token: string): Promise<Response> {
+    return service.fetch("/logout", bearer(token, "POST"));
+  }
+
   await t.step(
     "answers 204 and the session's refresh token stops working",
     async () => {
       const { tokens } = await signUpAndLogIn(service);
-      const response = await service.fetch(
-        "/logout",
-        bearer(tokens.access_token, "POST"),
-      );
-      await assertNoContent(response);
-      await assertUnauthorized(
-        await refresh(service, tokens),
-        "Invalid refresh token",
-        { tokenSent: true },
-      );
-      await assertUnauthorized(
-        await service.fetch("/me", bearer(tokens.access_token)),
-        "Invalid token",
-        { tokenSent: true },
-      );
+      await assertNoContent(await logOut(tokens.access_token));
+      await assertSessionOver(service, tokens);
     },
   );
 
   await t.step("leaves the user's other sessions alone", async () => {
-    const { username, password, tokens } = await signUpAndLogIn(service);
-    const other = await assertTokenPair(
-      await logIn(service, username, password),
-    );
-    const response = await service.fetch(
-      "/logout",
-      bearer(tokens.access_token, "POST"),
-    );
-    await assertNoContent(response);
-    await assertTokenPair(await refresh(service, other));
+    const { tokens, other } = await signUpWithTwoSessions(service);
+    await assertNoContent(await logOut(tokens.access_token));
+    await assertTokenPair(await refresh(service, other.refresh_token));
   });
 
   await t.step("answers 401 Not authenticated without a token", async () => {
     const response = await service.fetch("/logout", { method: "POST" });
-    await assertUnauthorized(response, "Not authenticated", {
-      tokenSent: false,
-    });
+    await assertNotAuthenticated(response);
   });
 
   await t.step(
     "answers 401 Invalid token for a session already ended",
     async () => {
       const { tokens } = await signUpAndLogIn(service);
-      const logout = bearer(tokens.access_token, "POST");
-      await assertNoContent(await service.fetch("/logout", logout));
-      const again = await service.fetch("/logout", logout);
-      await assertUnauthorized(again, "Invalid token", { tokenSent: true });
+      await assertNoContent(await logOut(tokens.access_token));
+      const again = await logOut(tokens.access_token);
+      await assertTokenRefused(again, "Invalid token");
     },
   );
 });
@@ -190,26 +170,16 @@ Deno.test("POST /password changes the password and ends every other session", as
   await t.step(
     "answers 204; other sessions end and the current one goes on",
     async () => {
-      const { username, password, tokens } = await signUpAndLogIn(service);
-      const other = await assertTokenPair(
-        await logIn(service, username, password),
+      const { password, tokens, other } = await signUpWithTwoSessions(
+        service,
       );
       const response = await change(tokens.access_token, {
         current_password: password,
         new_password: newPassword,
       });
       await assertNoContent(response);
-      await assertUnauthorized(
-        await refresh(service, other),
-        "Invalid refresh token",
-        { tokenSent: true },
-      );
-      await assertUnauthorized(
-        await service.fetch("/me", bearer(other.access_token)),
-        "Invalid token",
-        { tokenSent: true },
-      );
-      await assertTokenPair(await refresh(service, tokens));
+      await assertSessionOver(service, other);
+      await assertTokenPair(await refresh(service, tokens.refresh_token));
       const me = await service.fetch("/me", bearer(tokens.access_token));
       assert.equal(me.status, 200);
       await me.body?.cancel();
@@ -227,28 +197,19 @@ Deno.test("POST /password changes the password and ends every other session", as
         }),
       );
       await assertTokenPair(await logIn(service, username, newPassword));
-      await assertUnauthorized(
-        await logIn(service, username, password),
-        "Invalid username or password",
-        { tokenSent: false },
-      );
+      await assertLoginRefused(await logIn(service, username, password));
     },
   );
 
   await t.step(
     "answers 401 for a wrong current password and changes nothing",
     async () => {
-      const { username, password, tokens } = await signUpAndLogIn(service);
-      const other = await assertTokenPair(
-        await logIn(service, username, password),
-      );
-      const response = await change(tokens.access_token, {
+      const user = await signUpWithTwoSessions(service);
+      const response = await change(user.tokens.access_token, {
         current_password: "not the password",
         new_password: newPassword,
       });
-      await assertProblem(response, 401, "Invalid username or password");
-      await assertTokenPair(await logIn(service, username, password));
-      await assertTokenPair(await refresh(service, other));
+      await assertRefusedUnchanged(service, response, user, user.other);
     },
   );
 
@@ -257,9 +218,7 @@ Deno.test("POST /password changes the password and ends every other session", as
       "/password",
       json({ current_password: "x", new_password: newPassword }),
     );
-    await assertUnauthorized(response, "Not authenticated", {
-      tokenSent: false,
-    });
+    await assertNotAuthenticated(response);
   });
 
   await t.step(
@@ -311,21 +270,15 @@ Deno.test("DELETE /me deletes the account and all its sessions", async (t) => {
   await t.step(
     "answers 204; the account and its sessions are gone",
     async () => {
-      const { username, password, tokens } = await signUpAndLogIn(service);
-      const other = await assertTokenPair(
-        await logIn(service, username, password),
+      const { username, password, tokens, other } = await signUpWithTwoSessions(
+        service,
       );
       await assertNoContent(await remove(tokens.access_token, { password }));
-      await assertUnauthorized(
-        await logIn(service, username, password),
-        "Invalid username or password",
-        { tokenSent: false },
-      );
+      await assertLoginRefused(await logIn(service, username, password));
       for (const pair of [tokens, other]) {
-        await assertUnauthorized(
-          await refresh(service, pair),
+        await assertTokenRefused(
+          await refresh(service, pair.refresh_token),
           "Invalid refresh token",
-          { tokenSent: true },
         );
       }
     },
@@ -337,10 +290,7 @@ Deno.test("DELETE /me deletes the account and all its sessions", async (t) => {
       const { username, password, tokens } = await signUpAndLogIn(service);
       await assertNoContent(await remove(tokens.access_token, { password }));
       service.clock.advance(1_000);
-      const signup = await service.fetch(
-        "/signup",
-        json({ username, password: "someone else's password" }),
-      );
+      const signup = await signUp(service, username, "someone else's password");
       assert.equal(signup.status, 201);
       assert.equal(signup.headers.get("content-type"), JSON_TYPE);
       assert.deepEqual(await signup.json(), {
@@ -348,20 +298,18 @@ Deno.test("DELETE /me deletes the account and all its sessions", async (t) => {
         created_at: new Date(service.clock.now()).toISOString(),
       });
       const me = await service.fetch("/me", bearer(tokens.access_token));
-      await assertUnauthorized(me, "Invalid token", { tokenSent: true });
+      await assertTokenRefused(me, "Invalid token");
     },
   );
 
   await t.step(
     "answers 401 for a wrong password and keeps the account",
     async () => {
-      const { username, password, tokens } = await signUpAndLogIn(service);
-      const response = await remove(tokens.access_token, {
+      const user = await signUpAndLogIn(service);
+      const response = await remove(user.tokens.access_token, {
         password: "not the password",
       });
-      await assertProblem(response, 401, "Invalid username or password");
-      await assertTokenPair(await logIn(service, username, password));
-      await assertTokenPair(await refresh(service, tokens));
+      await assertRefusedUnchanged(service, response, user, user.tokens);
     },
   );
 
@@ -370,9 +318,7 @@ Deno.test("DELETE /me deletes the account and all its sessions", async (t) => {
       "/me",
       json({ password: "whatever" }, { method: "DELETE" }),
     );
-    await assertUnauthorized(response, "Not authenticated", {
-      tokenSent: false,
-    });
+    await assertNotAuthenticated(response);
   });
 
   await t.step("answers 422 for a missing or mistyped password", async () => {

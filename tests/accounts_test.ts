@@ -1,16 +1,19 @@
 import assert from "node:assert/strict";
 import {
+  assertLoginRefused,
   assertProblem,
   assertTokenPair,
-  assertUnauthorized,
+  assertTokenRefused,
   JSON_TYPE,
 } from "./_assertions.ts";
 import {
   bearer,
   countingHasher,
   json,
+  logIn,
   openTestService,
   randomUsername,
+  refresh,
   signUpAndLogIn,
   type TestService,
 } from "./_helpers.ts";
@@ -29,14 +32,6 @@ async function storedHash(
     hash: entry.value.passwordHash,
     versionstamp: entry.versionstamp,
   };
-}
-
-async function logIn(
-  service: TestService,
-  username: string,
-  password: string,
-): Promise<Response> {
-  return await service.fetch("/login", json({ username, password }));
 }
 
 Deno.test("POST /signup lets exactly one of 20 racing signups for a name win", async (t) => {
@@ -69,9 +64,7 @@ Deno.test("POST /signup lets exactly one of 20 racing signups for a name win", a
       names[0] ?? "",
       passwords[(winner + 1) % names.length] ?? "",
     );
-    await assertUnauthorized(loser, "Invalid username or password", {
-      tokenSent: false,
-    });
+    await assertLoginRefused(loser);
   }
 
   await t.step(
@@ -117,11 +110,7 @@ Deno.test("POST /login upgrades a hash of lower cost than configured", async (t)
       assert.equal(me.status, 200);
       assert.equal(me.headers.get("content-type"), JSON_TYPE);
       assert.equal((await me.json()).username, username);
-      const refreshed = await costly.fetch(
-        "/refresh_token",
-        bearer(tokens.refresh_token),
-      );
-      await assertTokenPair(refreshed);
+      await assertTokenPair(await refresh(costly, tokens.refresh_token));
       await assertTokenPair(await logIn(costly, username, password));
     },
   );
@@ -141,9 +130,7 @@ Deno.test("POST /login upgrades a hash of lower cost than configured", async (t)
     const { username } = await signUpAndLogIn(cheap);
     const before = await storedHash(cheap, username);
     const response = await logIn(costly, username, "not the password");
-    await assertUnauthorized(response, "Invalid username or password", {
-      tokenSent: false,
-    });
+    await assertLoginRefused(response);
     assert.deepEqual(await storedHash(costly, username), before);
   });
 });
@@ -178,13 +165,10 @@ Deno.test("POST /password also ends a session whose login raced the change", asy
   assert.equal(change.status, 204);
   assert.ok(raced);
   const racedPair = await assertTokenPair(raced);
-  const refresh = await service.fetch(
-    "/refresh_token",
-    bearer(racedPair.refresh_token),
+  await assertTokenRefused(
+    await refresh(service, racedPair.refresh_token),
+    "Invalid refresh token",
   );
-  await assertUnauthorized(refresh, "Invalid refresh token", {
-    tokenSent: true,
-  });
 });
 
 Deno.test("POST /login spends one bcrypt verify at the configured cost whether or not the name exists", async (t) => {
@@ -199,9 +183,7 @@ Deno.test("POST /login spends one bcrypt verify at the configured cost whether o
   async function verifiedCosts(username: string, password: string) {
     const before = hasher.verified.length;
     const response = await logIn(service, username, password);
-    await assertUnauthorized(response, "Invalid username or password", {
-      tokenSent: false,
-    });
+    await assertLoginRefused(response);
     return hasher.verified.slice(before).map(hashCost);
   }
 
@@ -256,9 +238,7 @@ Deno.test("POST /login answers an unknown name 401 again once hashing has recove
   await t.step("answers 401 once the queue has room again", async () => {
     queueFull = false;
     const response = await logIn(service, randomUsername(), "a password");
-    await assertUnauthorized(response, "Invalid username or password", {
-      tokenSent: false,
-    });
+    await assertLoginRefused(response);
   });
 });
 

@@ -1,23 +1,30 @@
 import assert from "node:assert/strict";
 import {
   assertInvalidFields,
+  assertLoginRefused,
+  assertNotAuthenticated,
   assertOAuthError,
   assertProblem,
   assertTokenPair,
-  assertUnauthorized,
+  assertTokenRefused,
+  type FieldError,
   JSON_TYPE,
   jwtClaims,
 } from "./_assertions.ts";
 import {
   bearer,
+  createAccount,
   json,
+  logIn,
   openTestService,
+  PASSWORD,
   randomUsername,
+  refresh,
+  signUp,
   signUpAndLogIn,
   type TestService,
 } from "./_helpers.ts";
 
-const PASSWORD = "correct horse battery";
 const FORM = "application/x-www-form-urlencoded";
 const ILL_FORMED = "must be well-formed Unicode (no lone surrogates)";
 
@@ -25,6 +32,16 @@ const ILL_FORMED = "must be well-formed Unicode (no lone surrogates)";
 function raw(body: BodyInit, type?: string): RequestInit {
   const headers: Record<string, string> = type ? { "content-type": type } : {};
   return { method: "POST", headers, body };
+}
+
+/** Request options for a body labelled JSON, whatever it holds. */
+function rawJson(body: BodyInit): RequestInit {
+  return raw(body, "application/json");
+}
+
+/** Request options for a form-encoded body. */
+function form(fields: Record<string, string> | string[][]): RequestInit {
+  return raw(new URLSearchParams(fields).toString(), FORM);
 }
 
 /** The same text in full-width letters, which NFKC folds back. */
@@ -48,16 +65,52 @@ function headersBut(response: Response, name: string): [string, string][] {
   return [...response.headers].filter(([header]) => header !== name);
 }
 
-async function signUp(
+/** Asserts a 201 signup answer and returns the name it created. */
+async function createdName(response: Response): Promise<string> {
+  assert.equal(response.status, 201);
+  assert.equal(response.headers.get("content-type"), JSON_TYPE);
+  return (await response.json()).username;
+}
+
+// How the JSON routes refuse a body they cannot read. Each route still
+// gets each check, since each reads its own body.
+const NOT_UTF8 = [400, "Request body could not be read"] as const;
+const NOT_JSON = [400, "Request body is not valid JSON"] as const;
+const TOO_LARGE = [413, "Request body is larger than 16 KiB"] as const;
+const NOT_LABELLED_JSON = [
+  415,
+  "Request body must be application/json",
+] as const;
+
+async function assertBodyRefused(
   service: TestService,
-  username: string,
-  password = PASSWORD,
-): Promise<Response> {
-  return await service.fetch("/signup", json({ username, password }));
+  path: string,
+  init: RequestInit,
+  [status, detail]: readonly [number, string],
+): Promise<void> {
+  await assertProblem(await service.fetch(path, init), status, detail);
+}
+
+/** Posts each body to `path` and asserts the 422 listing its fields. */
+async function assertInvalidBodies(
+  service: TestService,
+  path: string,
+  cases: [body: unknown, errors: FieldError[]][],
+): Promise<void> {
+  for (const [body, errors] of cases) {
+    await assertInvalidFields(await service.fetch(path, json(body)), errors);
+  }
 }
 
 Deno.test("POST /signup creates an account or says why not", async (t) => {
   await using service = await openTestService();
+
+  /** Takes `taken`, then asserts that signing up as `again` answers 409. */
+  async function assertTaken(taken: string, again: string, password?: string) {
+    await createAccount(service, taken);
+    const response = await signUp(service, again, password);
+    await assertProblem(response, 409, "Account already exists");
+  }
 
   await t.step(
     "answers 201 with the name as written and the creation time",
@@ -79,32 +132,24 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
       "/signup",
       json({ username, password: PASSWORD, admin: true }),
     );
-    assert.equal(response.status, 201);
-    assert.equal(response.headers.get("content-type"), JSON_TYPE);
-    assert.equal((await response.json()).username, username);
+    assert.equal(await createdName(response), username);
   });
 
   await t.step("answers 409 for a name that is taken", async () => {
     const username = randomUsername();
-    await (await signUp(service, username)).body?.cancel();
-    const response = await signUp(service, username, "another password");
-    await assertProblem(response, 409, "Account already exists");
+    await assertTaken(username, username, "another password");
   });
 
   await t.step("answers 409 for a taken name in another case", async () => {
     const suffix = crypto.randomUUID().slice(0, 8);
-    await (await signUp(service, `Alice_${suffix}`)).body?.cancel();
-    const response = await signUp(service, `alice_${suffix}`);
-    await assertProblem(response, 409, "Account already exists");
+    await assertTaken(`Alice_${suffix}`, `alice_${suffix}`);
   });
 
   await t.step(
     "answers 409 for a full-width look-alike of a taken name",
     async () => {
       const username = randomUsername("Bob");
-      await (await signUp(service, username)).body?.cancel();
-      const response = await signUp(service, fullWidth(username));
-      await assertProblem(response, 409, "Account already exists");
+      await assertTaken(username, fullWidth(username));
     },
   );
 
@@ -112,9 +157,10 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
     "returns a full-width name as it was written",
     async () => {
       const username = fullWidth(randomUsername("Wide"));
-      const response = await signUp(service, username);
-      assert.equal(response.status, 201);
-      assert.equal((await response.json()).username, username);
+      assert.equal(
+        await createdName(await signUp(service, username)),
+        username,
+      );
     },
   );
 
@@ -122,9 +168,7 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
     "answers 409 for a ligature look-alike of a taken name",
     async () => {
       const suffix = crypto.randomUUID().slice(0, 8);
-      await (await signUp(service, `fiona_${suffix}`)).body?.cancel();
-      const response = await signUp(service, `\ufb01ona_${suffix}`);
-      await assertProblem(response, 409, "Account already exists");
+      await assertTaken(`fiona_${suffix}`, `\ufb01ona_${suffix}`);
     },
   );
 
@@ -134,34 +178,23 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
       // Upper case has one sigma, lower case two; both lower forms of "Σ"
       // name the same account.
       const suffix = crypto.randomUUID().slice(0, 8);
-      await (await signUp(service, `ΟΔΟΣ_${suffix}`)).body?.cancel();
-      const response = await signUp(service, `οδοσ_${suffix}`);
-      await assertProblem(response, 409, "Account already exists");
+      await assertTaken(`ΟΔΟΣ_${suffix}`, `οδοσ_${suffix}`);
     },
   );
 
   await t.step("answers 400 for a body that is not JSON", async () => {
-    const response = await service.fetch(
-      "/signup",
-      raw('{"username": "x",', "application/json"),
-    );
-    await assertProblem(response, 400, "Request body is not valid JSON");
+    const init = rawJson('{"username": "x",');
+    await assertBodyRefused(service, "/signup", init, NOT_JSON);
   });
 
   await t.step("answers 400 for a body that is not UTF-8", async () => {
-    const response = await service.fetch(
-      "/signup",
-      raw(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), "application/json"),
-    );
-    await assertProblem(response, 400, "Request body could not be read");
+    const init = rawJson(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]));
+    await assertBodyRefused(service, "/signup", init, NOT_UTF8);
   });
 
   await t.step("answers 413 for a body over 16 KiB", async () => {
-    const response = await service.fetch(
-      "/signup",
-      raw(oversizedBody(), "application/json"),
-    );
-    await assertProblem(response, 413, "Request body is larger than 16 KiB");
+    const init = rawJson(oversizedBody());
+    await assertBodyRefused(service, "/signup", init, TOO_LARGE);
   });
 
   await t.step("answers 415 for a body that is not labelled JSON", async () => {
@@ -169,14 +202,9 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
       username: randomUsername(),
       password: PASSWORD,
     });
-    const plain = await service.fetch("/signup", raw(body, "text/plain"));
-    await assertProblem(plain, 415, "Request body must be application/json");
-    const unlabelled = await service.fetch("/signup", raw(body));
-    await assertProblem(
-      unlabelled,
-      415,
-      "Request body must be application/json",
-    );
+    for (const init of [raw(body, "text/plain"), raw(body)]) {
+      await assertBodyRefused(service, "/signup", init, NOT_LABELLED_JSON);
+    }
   });
 
   await t.step("answers 422 for a password under 8 characters", async () => {
@@ -189,15 +217,14 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
   await t.step(
     "answers 422 for a password over 72 bytes instead of cutting it",
     async () => {
-      const ascii = await signUp(service, randomUsername(), "p".repeat(73));
-      await assertInvalidFields(ascii, [
-        { field: "password", message: "must be at most 72 bytes of UTF-8" },
-      ]);
-      // 25 characters, but 75 bytes: the limit is bcrypt's, in bytes.
-      const euros = await signUp(service, randomUsername(), "€".repeat(25));
-      await assertInvalidFields(euros, [
-        { field: "password", message: "must be at most 72 bytes of UTF-8" },
-      ]);
+      // "€" x 25 is 25 characters, but 75 bytes: the limit is bcrypt's, in
+      // bytes.
+      for (const password of ["p".repeat(73), "€".repeat(25)]) {
+        const response = await signUp(service, randomUsername(), password);
+        await assertInvalidFields(response, [
+          { field: "password", message: "must be at most 72 bytes of UTF-8" },
+        ]);
+      }
     },
   );
 
@@ -207,8 +234,7 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
     const response = await signUp(service, username, password);
     assert.equal(response.status, 201);
     await response.body?.cancel();
-    const login = await service.fetch("/login", json({ username, password }));
-    await assertTokenPair(login);
+    await assertTokenPair(await logIn(service, username, password));
   });
 
   await t.step(
@@ -272,16 +298,15 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
         { field: "username", message: "must be at most 64 characters" },
       ]);
       const username = `${randomUsername()}_`.padEnd(64, "x");
-      const response = await signUp(service, username);
-      assert.equal(response.status, 201);
-      assert.equal(response.headers.get("content-type"), JSON_TYPE);
-      assert.equal((await response.json()).username, username);
+      assert.equal(
+        await createdName(await signUp(service, username)),
+        username,
+      );
     },
   );
 
   await t.step("answers 422 for an empty name", async () => {
-    const response = await signUp(service, "");
-    await assertInvalidFields(response, [
+    await assertInvalidFields(await signUp(service, ""), [
       { field: "username", message: "must not be empty" },
     ]);
   });
@@ -289,22 +314,16 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
   await t.step(
     "answers 422 for fields of the wrong type or missing",
     async () => {
-      const wrong = await service.fetch(
-        "/signup",
-        json({ username: 42, password: null }),
-      );
-      await assertInvalidFields(wrong, [
-        { field: "username", message: "must be a string" },
-        { field: "password", message: "must be a string" },
-      ]);
-      const missing = await service.fetch("/signup", json({}));
-      await assertInvalidFields(missing, [
-        { field: "username", message: "is required" },
-        { field: "password", message: "is required" },
-      ]);
-      const array = await service.fetch("/signup", json([]));
-      await assertInvalidFields(array, [
-        { field: "body", message: "must be a JSON object" },
+      await assertInvalidBodies(service, "/signup", [
+        [{ username: 42, password: null }, [
+          { field: "username", message: "must be a string" },
+          { field: "password", message: "must be a string" },
+        ]],
+        [{}, [
+          { field: "username", message: "is required" },
+          { field: "password", message: "is required" },
+        ]],
+        [[], [{ field: "body", message: "must be a JSON object" }]],
       ]);
     },
   );
@@ -313,16 +332,22 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
 Deno.test("POST /login hands out a token pair for the right password only", async (t) => {
   await using service = await openTestService();
   const username = randomUsername("Carol");
-  await (await signUp(service, username)).body?.cancel();
+  await createAccount(service, username);
+
+  /** Logs in as an unknown name, then as `username` with a wrong password. */
+  async function unknownAndWrong(): Promise<[Response, Response]> {
+    return [
+      await logIn(service, randomUsername(), PASSWORD),
+      await logIn(service, username, "wrong password"),
+    ];
+  }
 
   await t.step(
     "answers 200 with a token pair that is not to be cached",
     async () => {
-      const response = await service.fetch(
-        "/login",
-        json({ username, password: PASSWORD }),
+      const pair = await assertTokenPair(
+        await logIn(service, username, PASSWORD),
       );
-      const pair = await assertTokenPair(response);
       assert.equal(jwtClaims(pair.access_token).sub, username);
       assert.equal(jwtClaims(pair.access_token).token_use, "access");
       assert.equal(jwtClaims(pair.refresh_token).token_use, "refresh");
@@ -332,11 +357,9 @@ Deno.test("POST /login hands out a token pair for the right password only", asyn
   await t.step(
     "accepts the name in another case and keeps it as first written",
     async () => {
-      const response = await service.fetch(
-        "/login",
-        json({ username: username.toUpperCase(), password: PASSWORD }),
+      const pair = await assertTokenPair(
+        await logIn(service, username.toUpperCase(), PASSWORD),
       );
-      const pair = await assertTokenPair(response);
       const me = await service.fetch("/me", bearer(pair.access_token));
       assert.equal(me.status, 200);
       assert.equal(me.headers.get("content-type"), JSON_TYPE);
@@ -347,38 +370,20 @@ Deno.test("POST /login hands out a token pair for the right password only", asyn
   await t.step(
     "answers 401 alike for an unknown name and a wrong password",
     async () => {
-      const unknown = await service.fetch(
-        "/login",
-        json({ username: randomUsername(), password: PASSWORD }),
-      );
-      const wrong = await service.fetch(
-        "/login",
-        json({ username, password: "wrong password" }),
-      );
+      const [unknown, wrong] = await unknownAndWrong();
       const challenge = unknown.headers.get("www-authenticate");
       assert.equal(wrong.headers.get("www-authenticate"), challenge);
       const unknownBody = await unknown.clone().json();
       assert.deepEqual(await wrong.clone().json(), unknownBody);
-      await assertUnauthorized(unknown, "Invalid username or password", {
-        tokenSent: false,
-      });
-      await assertUnauthorized(wrong, "Invalid username or password", {
-        tokenSent: false,
-      });
+      await assertLoginRefused(unknown);
+      await assertLoginRefused(wrong);
     },
   );
 
   await t.step(
     "answers an unknown name and a wrong password with the same bytes and headers",
     async () => {
-      const unknown = await service.fetch(
-        "/login",
-        json({ username: randomUsername(), password: PASSWORD }),
-      );
-      const wrong = await service.fetch(
-        "/login",
-        json({ username, password: "wrong password" }),
-      );
+      const [unknown, wrong] = await unknownAndWrong();
       assert.equal(unknown.status, 401);
       assert.equal(wrong.status, 401);
       assert.deepEqual(
@@ -397,14 +402,10 @@ Deno.test("POST /login hands out a token pair for the right password only", asyn
     async () => {
       const name = randomUsername();
       const password = "q".repeat(72);
-      await (await signUp(service, name, password)).body?.cancel();
-      const response = await service.fetch(
-        "/login",
-        json({ username: name, password: `${password}extra` }),
+      await createAccount(service, name, password);
+      await assertLoginRefused(
+        await logIn(service, name, `${password}extra`),
       );
-      await assertUnauthorized(response, "Invalid username or password", {
-        tokenSent: false,
-      });
     },
   );
 
@@ -412,15 +413,9 @@ Deno.test("POST /login hands out a token pair for the right password only", asyn
     "answers 401 for a name with a lone surrogate that stands for a real one",
     async () => {
       const base = randomUsername();
-      await (await signUp(service, `${base}\ufffd`)).body?.cancel();
+      await createAccount(service, `${base}\ufffd`);
       for (const name of [`${base}\ud800`, `${base}\udfff`]) {
-        const response = await service.fetch(
-          "/login",
-          json({ username: name, password: PASSWORD }),
-        );
-        await assertUnauthorized(response, "Invalid username or password", {
-          tokenSent: false,
-        });
+        await assertLoginRefused(await logIn(service, name, PASSWORD));
       }
     },
   );
@@ -429,81 +424,61 @@ Deno.test("POST /login hands out a token pair for the right password only", asyn
     "answers 401 for a password with a lone surrogate in place of U+FFFD",
     async () => {
       const name = randomUsername();
-      await (await signUp(service, name, `${PASSWORD}\ufffd`)).body?.cancel();
-      const response = await service.fetch(
-        "/login",
-        json({ username: name, password: `${PASSWORD}\ud800` }),
+      await createAccount(service, name, `${PASSWORD}\ufffd`);
+      await assertLoginRefused(
+        await logIn(service, name, `${PASSWORD}\ud800`),
       );
-      await assertUnauthorized(response, "Invalid username or password", {
-        tokenSent: false,
-      });
-      const right = await service.fetch(
-        "/login",
-        json({ username: name, password: `${PASSWORD}\ufffd` }),
-      );
-      await assertTokenPair(right);
+      await assertTokenPair(await logIn(service, name, `${PASSWORD}\ufffd`));
     },
   );
 
   await t.step("answers 400 for a body that is not JSON", async () => {
-    const response = await service.fetch(
-      "/login",
-      raw("{", "application/json"),
-    );
-    await assertProblem(response, 400, "Request body is not valid JSON");
+    await assertBodyRefused(service, "/login", rawJson("{"), NOT_JSON);
   });
 
   await t.step("answers 413 for a body over 16 KiB", async () => {
-    const response = await service.fetch(
-      "/login",
-      raw(oversizedBody(), "application/json"),
-    );
-    await assertProblem(response, 413, "Request body is larger than 16 KiB");
+    const init = rawJson(oversizedBody());
+    await assertBodyRefused(service, "/login", init, TOO_LARGE);
   });
 
   await t.step("answers 415 for a form-encoded body", async () => {
-    const body = new URLSearchParams({ username, password: PASSWORD });
-    const response = await service.fetch("/login", raw(body.toString(), FORM));
-    await assertProblem(response, 415, "Request body must be application/json");
+    const init = form({ username, password: PASSWORD });
+    await assertBodyRefused(service, "/login", init, NOT_LABELLED_JSON);
   });
 
   await t.step(
     "answers 422 for missing, empty or mistyped fields",
     async () => {
-      const missing = await service.fetch("/login", json({ username }));
-      await assertInvalidFields(missing, [
-        { field: "password", message: "is required" },
-      ]);
-      const empty = await service.fetch(
-        "/login",
-        json({ username: "", password: PASSWORD }),
-      );
-      await assertInvalidFields(empty, [
-        { field: "username", message: "must not be empty" },
-      ]);
-      const mistyped = await service.fetch(
-        "/login",
-        json({ username, password: 12345678 }),
-      );
-      await assertInvalidFields(mistyped, [
-        { field: "password", message: "must be a string" },
+      await assertInvalidBodies(service, "/login", [
+        [{ username }, [{ field: "password", message: "is required" }]],
+        [{ username: "", password: PASSWORD }, [
+          { field: "username", message: "must not be empty" },
+        ]],
+        [{ username, password: 12345678 }, [
+          { field: "password", message: "must be a string" },
+        ]],
       ]);
     },
   );
 });
 
-Deno.test("GET /refresh_token exchanges a Bearer refresh token for a new pair", async (t) => {
-  await using service = await openTestService();
+/**
+ * The cases GET and POST /refresh_token share: they take the token in
+ * different places, and must answer it alike once they have it.
+ */
+async function sharedRefreshSteps(
+  t: Deno.TestContext,
+  service: TestService,
+  send: (refreshToken: string) => RequestInit,
+): Promise<void> {
+  const exchange = (token: string) =>
+    service.fetch("/refresh_token", send(token));
 
   await t.step(
     "answers 200 with a new pair that is not to be cached",
     async () => {
       const { tokens } = await signUpAndLogIn(service);
-      const response = await service.fetch(
-        "/refresh_token",
-        bearer(tokens.refresh_token),
-      );
-      const pair = await assertTokenPair(response);
+      const pair = await assertTokenPair(await exchange(tokens.refresh_token));
       assert.notEqual(pair.refresh_token, tokens.refresh_token);
       assert.notEqual(pair.access_token, tokens.access_token);
       const secret = await service.fetch("/secret", bearer(pair.access_token));
@@ -513,39 +488,36 @@ Deno.test("GET /refresh_token exchanges a Bearer refresh token for a new pair", 
   );
 
   await t.step(
+    "answers 401 Invalid refresh token for an access token",
+    async () => {
+      const { tokens } = await signUpAndLogIn(service);
+      await assertTokenRefused(
+        await exchange(tokens.access_token),
+        "Invalid refresh token",
+      );
+    },
+  );
+}
+
+Deno.test("GET /refresh_token exchanges a Bearer refresh token for a new pair", async (t) => {
+  await using service = await openTestService();
+
+  await sharedRefreshSteps(t, service, (token) => bearer(token));
+
+  await t.step(
     "answers 401 Not authenticated without an Authorization header",
     async () => {
-      const response = await service.fetch("/refresh_token");
-      await assertUnauthorized(response, "Not authenticated", {
-        tokenSent: false,
-      });
+      await assertNotAuthenticated(await service.fetch("/refresh_token"));
     },
   );
 
   await t.step(
     "answers 401 Invalid refresh token for a token it did not issue",
     async () => {
-      const response = await service.fetch(
-        "/refresh_token",
-        bearer("abc.def.ghi"),
+      await assertTokenRefused(
+        await refresh(service, "abc.def.ghi"),
+        "Invalid refresh token",
       );
-      await assertUnauthorized(response, "Invalid refresh token", {
-        tokenSent: true,
-      });
-    },
-  );
-
-  await t.step(
-    "answers 401 Invalid refresh token for an access token",
-    async () => {
-      const { tokens } = await signUpAndLogIn(service);
-      const response = await service.fetch(
-        "/refresh_token",
-        bearer(tokens.access_token),
-      );
-      await assertUnauthorized(response, "Invalid refresh token", {
-        tokenSent: true,
-      });
     },
   );
 
@@ -553,19 +525,12 @@ Deno.test("GET /refresh_token exchanges a Bearer refresh token for a new pair", 
     "answers 401 Refresh token reused for a rotated token",
     async () => {
       const { tokens } = await signUpAndLogIn(service);
-      const first = await service.fetch(
-        "/refresh_token",
-        bearer(tokens.refresh_token),
-      );
-      await assertTokenPair(first);
+      await assertTokenPair(await refresh(service, tokens.refresh_token));
       service.clock.advance(service.config.refreshReuseIntervalMs);
-      const again = await service.fetch(
-        "/refresh_token",
-        bearer(tokens.refresh_token),
+      await assertTokenRefused(
+        await refresh(service, tokens.refresh_token),
+        "Refresh token reused",
       );
-      await assertUnauthorized(again, "Refresh token reused", {
-        tokenSent: true,
-      });
     },
   );
 
@@ -573,19 +538,15 @@ Deno.test("GET /refresh_token exchanges a Bearer refresh token for a new pair", 
     "refuses HEAD with 405, leaving the refresh token unrotated",
     async () => {
       const { tokens } = await signUpAndLogIn(service);
-      const head = await service.fetch("/refresh_token", {
-        method: "HEAD",
-        headers: { authorization: `Bearer ${tokens.refresh_token}` },
-      });
+      const head = await service.fetch(
+        "/refresh_token",
+        bearer(tokens.refresh_token, "HEAD"),
+      );
       assert.equal(head.status, 405);
       assert.equal(head.headers.get("allow"), "GET, POST, OPTIONS");
       await head.body?.cancel();
       service.clock.advance(service.config.refreshReuseIntervalMs);
-      const response = await service.fetch(
-        "/refresh_token",
-        bearer(tokens.refresh_token),
-      );
-      await assertTokenPair(response);
+      await assertTokenPair(await refresh(service, tokens.refresh_token));
     },
   );
 
@@ -594,13 +555,10 @@ Deno.test("GET /refresh_token exchanges a Bearer refresh token for a new pair", 
     async () => {
       const { tokens } = await signUpAndLogIn(service);
       service.clock.advance(service.config.refreshTokenTtlMs);
-      const response = await service.fetch(
-        "/refresh_token",
-        bearer(tokens.refresh_token),
+      await assertTokenRefused(
+        await refresh(service, tokens.refresh_token),
+        "Refresh token expired",
       );
-      await assertUnauthorized(response, "Refresh token expired", {
-        tokenSent: true,
-      });
     },
   );
 });
@@ -608,72 +566,36 @@ Deno.test("GET /refresh_token exchanges a Bearer refresh token for a new pair", 
 Deno.test("POST /refresh_token exchanges a refresh token in the body for a new pair", async (t) => {
   await using service = await openTestService();
 
-  await t.step(
-    "answers 200 with a new pair that is not to be cached",
-    async () => {
-      const { tokens } = await signUpAndLogIn(service);
-      const response = await service.fetch(
-        "/refresh_token",
-        json({ refresh_token: tokens.refresh_token }),
-      );
-      const pair = await assertTokenPair(response);
-      assert.notEqual(pair.refresh_token, tokens.refresh_token);
-    },
-  );
-
-  await t.step(
-    "answers 401 Invalid refresh token for an access token",
-    async () => {
-      const { tokens } = await signUpAndLogIn(service);
-      const response = await service.fetch(
-        "/refresh_token",
-        json({ refresh_token: tokens.access_token }),
-      );
-      await assertUnauthorized(response, "Invalid refresh token", {
-        tokenSent: true,
-      });
-    },
+  await sharedRefreshSteps(
+    t,
+    service,
+    (token) => json({ refresh_token: token }),
   );
 
   await t.step("answers 400 for a body that is not JSON", async () => {
-    const response = await service.fetch(
-      "/refresh_token",
-      raw("refresh_token", "application/json"),
-    );
-    await assertProblem(response, 400, "Request body is not valid JSON");
+    const init = rawJson("refresh_token");
+    await assertBodyRefused(service, "/refresh_token", init, NOT_JSON);
   });
 
   await t.step("answers 413 for a body over 16 KiB", async () => {
-    const response = await service.fetch(
-      "/refresh_token",
-      json({ refresh_token: "r".repeat(16 * 1024) }),
-    );
-    await assertProblem(response, 413, "Request body is larger than 16 KiB");
+    const init = json({ refresh_token: "r".repeat(16 * 1024) });
+    await assertBodyRefused(service, "/refresh_token", init, TOO_LARGE);
   });
 
   await t.step("answers 415 for a body that is not labelled JSON", async () => {
     const { tokens } = await signUpAndLogIn(service);
-    const body = new URLSearchParams({ refresh_token: tokens.refresh_token });
-    const response = await service.fetch(
-      "/refresh_token",
-      raw(body.toString(), FORM),
-    );
-    await assertProblem(response, 415, "Request body must be application/json");
+    const init = form({ refresh_token: tokens.refresh_token });
+    await assertBodyRefused(service, "/refresh_token", init, NOT_LABELLED_JSON);
   });
 
   await t.step(
     "answers 422 for a missing or mistyped refresh_token",
     async () => {
-      const missing = await service.fetch("/refresh_token", json({}));
-      await assertInvalidFields(missing, [
-        { field: "refresh_token", message: "is required" },
-      ]);
-      const mistyped = await service.fetch(
-        "/refresh_token",
-        json({ refresh_token: 7 }),
-      );
-      await assertInvalidFields(mistyped, [
-        { field: "refresh_token", message: "must be a string" },
+      await assertInvalidBodies(service, "/refresh_token", [
+        [{}, [{ field: "refresh_token", message: "is required" }]],
+        [{ refresh_token: 7 }, [
+          { field: "refresh_token", message: "must be a string" },
+        ]],
       ]);
     },
   );
@@ -684,105 +606,98 @@ Deno.test("POST /token grants tokens and fails in the OAuth 2.0 error form", asy
   const { username, password } = await signUpAndLogIn(service);
 
   async function token(fields: Record<string, string>, type = FORM) {
-    const body = type === FORM
-      ? new URLSearchParams(fields).toString()
-      : JSON.stringify(fields);
-    return await service.fetch("/token", raw(body, type));
+    const init = type === FORM
+      ? form(fields)
+      : raw(JSON.stringify(fields), type);
+    return await service.fetch("/token", init);
+  }
+
+  function passwordGrant(name: string, secret: string): Record<string, string> {
+    return { grant_type: "password", username: name, password: secret };
+  }
+
+  function refreshGrant(refreshToken: string): Record<string, string> {
+    return { grant_type: "refresh_token", refresh_token: refreshToken };
+  }
+
+  async function assertGrantRefused(response: Response): Promise<void> {
+    await assertOAuthError(
+      response,
+      "invalid_grant",
+      "Invalid username or password",
+    );
+  }
+
+  /** Posts each request to /token and asserts the invalid_request it gets. */
+  async function assertInvalidRequests(cases: [RequestInit, string][]) {
+    for (const [init, description] of cases) {
+      const response = await service.fetch("/token", init);
+      await assertOAuthError(response, "invalid_request", description);
+    }
   }
 
   await t.step("answers 200 to a form-encoded password grant", async () => {
-    const response = await token({
-      grant_type: "password",
-      username,
-      password,
-    });
-    const pair = await assertTokenPair(response);
+    const pair = await assertTokenPair(
+      await token(passwordGrant(username, password)),
+    );
     assert.equal(jwtClaims(pair.access_token).sub, username);
   });
 
   await t.step("answers 200 to a JSON password grant", async () => {
-    const response = await token(
-      { grant_type: "password", username, password },
-      "application/json",
-    );
-    await assertTokenPair(response);
+    const grant = passwordGrant(username, password);
+    await assertTokenPair(await token(grant, "application/json"));
   });
 
   await t.step(
     "answers 200 to a form-encoded refresh_token grant and rotates",
     async () => {
       const { tokens } = await signUpAndLogIn(service);
-      const fields = {
-        grant_type: "refresh_token",
-        refresh_token: tokens.refresh_token,
-      };
-      const pair = await assertTokenPair(await token(fields));
+      const pair = await assertTokenPair(
+        await token(refreshGrant(tokens.refresh_token)),
+      );
       assert.notEqual(pair.refresh_token, tokens.refresh_token);
-      const next = await token({
-        grant_type: "refresh_token",
-        refresh_token: pair.refresh_token,
-      });
-      await assertTokenPair(next);
+      await assertTokenPair(await token(refreshGrant(pair.refresh_token)));
     },
   );
 
   await t.step("answers 200 to a JSON refresh_token grant", async () => {
     const { tokens } = await signUpAndLogIn(service);
     const response = await token(
-      { grant_type: "refresh_token", refresh_token: tokens.refresh_token },
+      refreshGrant(tokens.refresh_token),
       "application/json",
     );
     await assertTokenPair(response);
   });
 
   await t.step("answers invalid_request without grant_type", async () => {
-    const response = await token({ username, password });
-    await assertOAuthError(
-      response,
-      "invalid_request",
-      "grant_type is needed",
-    );
+    await assertInvalidRequests([
+      [form({ username, password }), "grant_type is needed"],
+    ]);
   });
 
   await t.step(
     "answers invalid_request for a grant without its fields",
     async () => {
-      const noPassword = await token({ grant_type: "password", username });
-      await assertOAuthError(
-        noPassword,
-        "invalid_request",
-        "username and password needed",
-      );
-      const noToken = await token({ grant_type: "refresh_token" });
-      await assertOAuthError(
-        noToken,
-        "invalid_request",
-        "refresh_token is needed",
-      );
+      await assertInvalidRequests([
+        [
+          form({ grant_type: "password", username }),
+          "username and password needed",
+        ],
+        [form({ grant_type: "refresh_token" }), "refresh_token is needed"],
+      ]);
     },
   );
 
   await t.step(
     "answers invalid_request for a malformed or mistyped JSON body",
     async () => {
-      const malformed = await service.fetch(
-        "/token",
-        raw("{", "application/json"),
-      );
-      await assertOAuthError(
-        malformed,
-        "invalid_request",
-        "Request body is not valid JSON",
-      );
-      const mistyped = await service.fetch(
-        "/token",
-        json({ grant_type: "password", username: 5, password }),
-      );
-      await assertOAuthError(
-        mistyped,
-        "invalid_request",
-        "Request body is invalid",
-      );
+      await assertInvalidRequests([
+        [rawJson("{"), "Request body is not valid JSON"],
+        [
+          json({ grant_type: "password", username: 5, password }),
+          "Request body is invalid",
+        ],
+      ]);
     },
   );
 
@@ -790,43 +705,19 @@ Deno.test("POST /token grants tokens and fails in the OAuth 2.0 error form", asy
     "answers 400 invalid_request for a body too large or of another type",
     async () => {
       // RFC 6749 section 5.2: every malformed request is a 400.
-      const large = await token({
-        grant_type: "password",
-        username,
-        password: "p".repeat(16 * 1024),
-      });
-      await assertOAuthError(
-        large,
-        "invalid_request",
-        "Request body is larger than 16 KiB",
-      );
-      const plain = await service.fetch(
-        "/token",
-        raw("grant_type=password", "text/plain"),
-      );
-      await assertOAuthError(
-        plain,
-        "invalid_request",
-        `Request body must be application/json or ${FORM}`,
-      );
-      const unlabelled = await service.fetch(
-        "/token",
-        raw("grant_type=password"),
-      );
-      await assertOAuthError(
-        unlabelled,
-        "invalid_request",
-        `Request body must be application/json or ${FORM}`,
-      );
-      const notUtf8 = await service.fetch(
-        "/token",
-        raw(new Uint8Array([0x61, 0x3d, 0xff]), FORM),
-      );
-      await assertOAuthError(
-        notUtf8,
-        "invalid_request",
-        "Request body could not be read",
-      );
+      const otherType = `Request body must be application/json or ${FORM}`;
+      await assertInvalidRequests([
+        [
+          form(passwordGrant(username, "p".repeat(16 * 1024))),
+          "Request body is larger than 16 KiB",
+        ],
+        [raw("grant_type=password", "text/plain"), otherType],
+        [raw("grant_type=password"), otherType],
+        [
+          raw(new Uint8Array([0x61, 0x3d, 0xff]), FORM),
+          "Request body could not be read",
+        ],
+      ]);
     },
   );
 
@@ -836,62 +727,40 @@ Deno.test("POST /token grants tokens and fails in the OAuth 2.0 error form", asy
       // RFC 6749 section 3.2: parameters must not be included more than
       // once, or the service and whatever sits before it may read
       // different values.
-      const password2 = new URLSearchParams([
-        ["grant_type", "password"],
-        ["username", username],
-        ["password", "wrong password"],
-        ["password", password],
+      await assertInvalidRequests([
+        [
+          form([
+            ["grant_type", "password"],
+            ["username", username],
+            ["password", "wrong password"],
+            ["password", password],
+          ]),
+          "Request body repeats 'password'",
+        ],
+        [
+          form([
+            ["grant_type", "refresh_token"],
+            ["grant_type", "password"],
+            ["username", username],
+            ["password", password],
+          ]),
+          "Request body repeats 'grant_type'",
+        ],
+        // RFC 6749 section 5.2: the description stays within printable
+        // ASCII.
+        [
+          raw("grant_type=password&p%C3%A4ss%5C=1&p%C3%A4ss%5C=2", FORM),
+          "Request body repeats 'p?ss?'",
+        ],
       ]);
-      const twice = await service.fetch(
-        "/token",
-        raw(password2.toString(), FORM),
-      );
-      await assertOAuthError(
-        twice,
-        "invalid_request",
-        "Request body repeats 'password'",
-      );
-      const grant2 = new URLSearchParams([
-        ["grant_type", "refresh_token"],
-        ["grant_type", "password"],
-        ["username", username],
-        ["password", password],
-      ]);
-      const grants = await service.fetch(
-        "/token",
-        raw(grant2.toString(), FORM),
-      );
-      await assertOAuthError(
-        grants,
-        "invalid_request",
-        "Request body repeats 'grant_type'",
-      );
-      // RFC 6749 section 5.2: the description stays within printable ASCII.
-      const odd = await service.fetch(
-        "/token",
-        raw("grant_type=password&p%C3%A4ss%5C=1&p%C3%A4ss%5C=2", FORM),
-      );
-      await assertOAuthError(
-        odd,
-        "invalid_request",
-        "Request body repeats 'p?ss?'",
-      );
     },
   );
 
   await t.step(
     "answers invalid_grant for a name with a lone surrogate",
     async () => {
-      const response = await token({
-        grant_type: "password",
-        username: `${username}\ud800`,
-        password,
-      }, "application/json");
-      await assertOAuthError(
-        response,
-        "invalid_grant",
-        "Invalid username or password",
-      );
+      const grant = passwordGrant(`${username}\ud800`, password);
+      await assertGrantRefused(await token(grant, "application/json"));
     },
   );
 
@@ -907,51 +776,25 @@ Deno.test("POST /token grants tokens and fails in the OAuth 2.0 error form", asy
   await t.step(
     "answers invalid_grant alike for a wrong password and an unknown name",
     async () => {
-      const wrong = await token({
-        grant_type: "password",
-        username,
-        password: "wrong password",
-      });
+      const wrong = await token(passwordGrant(username, "wrong password"));
       assert.equal(wrong.headers.get("www-authenticate"), null);
-      await assertOAuthError(
-        wrong,
-        "invalid_grant",
-        "Invalid username or password",
-      );
-      const unknown = await token({
-        grant_type: "password",
-        username: randomUsername(),
-        password,
-      });
-      await assertOAuthError(
-        unknown,
-        "invalid_grant",
-        "Invalid username or password",
-      );
+      await assertGrantRefused(wrong);
+      const unknown = await token(passwordGrant(randomUsername(), password));
+      await assertGrantRefused(unknown);
     },
   );
 
   await t.step(
     "answers invalid_grant for a bad, reused or mistaken refresh token",
     async () => {
-      const junk = await token({
-        grant_type: "refresh_token",
-        refresh_token: "abc.def.ghi",
-      });
+      const junk = await token(refreshGrant("abc.def.ghi"));
       await assertOAuthError(junk, "invalid_grant", "Invalid refresh token");
       const { tokens } = await signUpAndLogIn(service);
-      const access = await token({
-        grant_type: "refresh_token",
-        refresh_token: tokens.access_token,
-      });
+      const access = await token(refreshGrant(tokens.access_token));
       await assertOAuthError(access, "invalid_grant", "Invalid refresh token");
-      const fields = {
-        grant_type: "refresh_token",
-        refresh_token: tokens.refresh_token,
-      };
-      await assertTokenPair(await token(fields));
+      await assertTokenPair(await token(refreshGrant(tokens.refresh_token)));
       service.clock.advance(service.config.refreshReuseIntervalMs);
-      const reused = await token(fields);
+      const reused = await token(refreshGrant(tokens.refresh_token));
       await assertOAuthError(reused, "invalid_grant", "Refresh token reused");
     },
   );

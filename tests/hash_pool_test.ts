@@ -6,10 +6,15 @@ import {
 } from "../src/hash_pool.ts";
 import { createPasswordHasher } from "../src/passwords.ts";
 import { assertOAuthError, assertProblem } from "./_assertions.ts";
-import { json, openTestService, randomUsername } from "./_helpers.ts";
+import {
+  createAccount,
+  logIn,
+  openTestService,
+  PASSWORD,
+  randomUsername,
+} from "./_helpers.ts";
 
 const COST = 4;
-const PASSWORD = "correct horse battery";
 
 // Answers like the real worker, but crashes on CRASH and never answers
 // HOLD; the passwords are the ones tests/_faulty_worker.ts looks for.
@@ -40,6 +45,16 @@ async function assertRejects(
     else assert.match(error.message, message);
     return true;
   });
+}
+
+/** Asserts that `promise` rejects because the pool has closed. */
+async function assertClosed(promise: Promise<unknown>): Promise<void> {
+  await assertRejects(promise, HashWorkerError, "Hashing pool is closed");
+}
+
+/** A pool of one worker, the faulty one unless another is named. */
+function singleWorkerPool(queueLimit: number, workerUrl = FAULTY_WORKER) {
+  return createHashPool({ size: 1, cost: COST, queueLimit, workerUrl });
 }
 
 /** What a promise settled with, caught at once so nothing goes unhandled. */
@@ -136,12 +151,7 @@ Deno.test("createHashPool() refuses a request beyond its queue limit with HashQu
 });
 
 Deno.test("createHashPool() replaces a crashed worker and fails only the request it held", async (t) => {
-  using pool = createHashPool({
-    size: 1,
-    cost: COST,
-    queueLimit: 4,
-    workerUrl: FAULTY_WORKER,
-  });
+  using pool = singleWorkerPool(4);
 
   await t.step(
     "the request the worker crashed on rejects with HashWorkerError",
@@ -181,12 +191,7 @@ Deno.test("createHashPool() replaces a crashed worker and fails only the request
 });
 
 Deno.test("createHashPool() gives up on a worker module that never loads", async (t) => {
-  using pool = createHashPool({
-    size: 1,
-    cost: COST,
-    queueLimit: 16,
-    workerUrl: BROKEN_WORKER,
-  });
+  using pool = singleWorkerPool(16, BROKEN_WORKER);
   const pending = Array.from(
     { length: 12 },
     (_, i) => outcome(pool.hash(`${PASSWORD} ${i}`)),
@@ -229,61 +234,38 @@ Deno.test("createHashPool() gives up on a worker module that never loads", async
   );
 
   await t.step("a request after giving up is refused at once", async () => {
-    await assertRejects(
-      pool.hash(PASSWORD),
-      HashWorkerError,
-      "Hashing pool is closed",
-    );
+    await assertClosed(pool.hash(PASSWORD));
   });
 });
 
 Deno.test("HashPool.close() rejects the requests it has not answered", async (t) => {
-  using pool = createHashPool({
-    size: 1,
-    cost: COST,
-    queueLimit: 4,
-    workerUrl: FAULTY_WORKER,
-  });
+  using pool = singleWorkerPool(4);
   const running = pool.hash(HOLD);
   const waiting = [pool.hash(PASSWORD), pool.verify(PASSWORD, "$2b$04$x")];
   assert.equal(pool.waiting, 2);
   pool.close();
 
   await t.step("the running request rejects with HashWorkerError", async () => {
-    await assertRejects(running, HashWorkerError, "Hashing pool is closed");
+    await assertClosed(running);
   });
 
   await t.step("the waiting requests reject with HashWorkerError", async () => {
     for (const request of waiting) {
-      await assertRejects(request, HashWorkerError, "Hashing pool is closed");
+      await assertClosed(request);
     }
     assert.equal(pool.waiting, 0);
   });
 
   await t.step("a request made after closing is refused", async () => {
-    await assertRejects(
-      pool.verify(PASSWORD, "$2b$04$x"),
-      HashWorkerError,
-      "Hashing pool is closed",
-    );
+    await assertClosed(pool.verify(PASSWORD, "$2b$04$x"));
   });
 });
 
 Deno.test("POST /login and POST /token answer 503 while the hashing queue is full", async (t) => {
-  using pool = createHashPool({
-    size: 1,
-    cost: COST,
-    queueLimit: 1,
-    workerUrl: FAULTY_WORKER,
-  });
+  using pool = singleWorkerPool(1);
   await using service = await openTestService({ hasher: pool });
   const username = randomUsername();
-  const signup = await service.fetch(
-    "/signup",
-    json({ username, password: PASSWORD }),
-  );
-  assert.equal(signup.status, 201);
-  await signup.body?.cancel();
+  await createAccount(service, username);
   // One request the worker never answers and one waiting behind it fill
   // the queue until the pool is closed.
   const held = [outcome(pool.hash(HOLD)), outcome(pool.hash(HOLD))];
@@ -292,10 +274,7 @@ Deno.test("POST /login and POST /token answer 503 while the hashing queue is ful
   await t.step(
     "POST /login answers 503 problem details with Retry-After",
     async () => {
-      const response = await service.fetch(
-        "/login",
-        json({ username, password: PASSWORD }),
-      );
+      const response = await logIn(service, username, PASSWORD);
       await assertProblem(
         response,
         503,
