@@ -37,10 +37,42 @@ interface PathEntry<C> {
   headless: boolean;
 }
 
-/** Dispatches a request to the matching route. */
-export type Router<C> = (request: Request, context: C) => Promise<Response>;
+/**
+ * Dispatches a request to the matching route. A synchronous handler is
+ * answered synchronously, so the common case makes no promise at all.
+ */
+export type Router<C> = (
+  request: Request,
+  context: C,
+) => Response | Promise<Response>;
 
 const PATTERN_SYNTAX = /[:*(){}?+]/;
+
+// Paths of this shape mean the same before and after WHATWG URL
+// normalisation (no dot segments, no percent escapes, no backslashes), so
+// they can be read off the request's URL string without parsing it.
+const PLAIN_PATH = /^(?:\/[\w~-][\w.~-]*)*\/?$/;
+
+/**
+ * The path of a request's URL as the URL standard normalises it, without
+ * its query.
+ *
+ * @example Usage
+ * ```ts
+ * requestPath(new Request("http://localhost/me?x=1")); // "/me"
+ * ```
+ */
+export function requestPath(request: Request): string {
+  const url = request.url;
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  let end = url.length;
+  for (const mark of ["?", "#"]) {
+    const at = url.indexOf(mark, start);
+    if (at !== -1 && at < end) end = at;
+  }
+  const raw = start === -1 ? "" : url.slice(start, end);
+  return PLAIN_PATH.test(raw) && raw !== "" ? raw : new URL(url).pathname;
+}
 
 /**
  * Creates a router for a table of routes. Plain paths are looked up in a
@@ -56,7 +88,8 @@ const PATTERN_SYNTAX = /[:*(){}?+]/;
  * await route(new Request("http://localhost/hello"), {});
  * ```
  * @throws {HttpError} 404 for an unknown path, 405 for a method the path
- * does not have.
+ * does not have, at once rather than as a rejected promise; a handler's own
+ * error comes out as the handler gave it.
  */
 export function createRouter<C>(routes: Route<C>[]): Router<C> {
   const plain = new Map<string, PathEntry<C>>();
@@ -83,18 +116,19 @@ export function createRouter<C>(routes: Route<C>[]): Router<C> {
     }
   }
 
-  return async (request, context) => {
-    const { pathname } = new URL(request.url);
-    const { entry, params } = find(plain, patterned, pathname);
+  return (request, context) => {
+    const { entry, params } = find(plain, patterned, requestPath(request));
     if (!entry) throw new HttpError(404, "Not Found");
     const method = request.method === "HEAD" && !entry.headless
       ? "GET"
       : request.method;
     const handler = entry.methods.get(method);
     if (handler) {
-      const response = await handler(request, context, params);
-      if (request.method !== "HEAD") return response;
-      return new Response(null, response);
+      const answer = handler(request, context, params);
+      if (request.method !== "HEAD") return answer;
+      return answer instanceof Promise
+        ? answer.then(withoutBody)
+        : withoutBody(answer);
     }
     const allow = allowed(entry).join(", ");
     if (request.method === "OPTIONS") {
@@ -102,6 +136,10 @@ export function createRouter<C>(routes: Route<C>[]): Router<C> {
     }
     throw new HttpError(405, "Method Not Allowed", { headers: { allow } });
   };
+}
+
+function withoutBody(response: Response): Response {
+  return new Response(null, response);
 }
 
 function find<C>(

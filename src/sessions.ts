@@ -153,6 +153,15 @@ export class Sessions {
     return claims;
   }
 
+  /**
+   * The claims of an access token verified before and not yet expired, at
+   * once; `undefined` when {@linkcode Sessions.authenticate} must decide.
+   * It does not look at the session.
+   */
+  recall(accessToken: string): AccessClaims | undefined {
+    return this.#options.tokens.recallAccess(accessToken);
+  }
+
   /** Ends a session; its refresh tokens stop working. */
   async end(claims: AccessClaims): Promise<void> {
     await this.#options.store.deleteSession(

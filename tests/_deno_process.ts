@@ -1,8 +1,9 @@
 /**
- * Runs the real `deno` binary on this repository as a child process, for
- * what only a whole process shows: the start line, exit codes, signals and
- * the permission set. Every child has a deadline and is killed and reaped
- * on dispose, so a failing test leaves no process behind.
+ * Runs the real `deno` binary on this repository, or an executable it
+ * compiled, as a child process, for what only a whole process shows: the
+ * start line, exit codes, signals and the permission set. Every child has
+ * a deadline and is killed and reaped on dispose, so a failing test leaves
+ * no process behind.
  *
  * Needs `--allow-run` (the binary's path differs per install, so it cannot
  * be named), `--allow-read` for `Deno.execPath()` and `--allow-env` to pass
@@ -21,12 +22,14 @@ const PASSED_THROUGH = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"];
 /** One line of a child's standard output, parsed when it is JSON. */
 export type OutputLine = Record<string, unknown>;
 
-/** Options for {@linkcode spawnDeno}. */
+/** Options for {@linkcode spawnDeno} and {@linkcode spawnProcess}. */
 export interface SpawnDenoOptions {
   /** Variables for the child, on top of the few passed through. */
   env?: Record<string, string>;
   /** The child is killed once this long has passed; 60 s by default. */
   timeoutMs?: number;
+  /** Where the child runs; the repository root by default. */
+  cwd?: string | URL;
 }
 
 /** How a child ended. */
@@ -73,6 +76,25 @@ export function spawnDeno(
   args: string[],
   options: SpawnDenoOptions = {},
 ): DenoProcess {
+  return spawnProcess(Deno.execPath(), args, options);
+}
+
+/**
+ * Starts any executable the way {@linkcode spawnDeno} starts `deno`: a
+ * clean environment, a deadline, and a kill and reap on dispose. For a
+ * binary made by `deno compile`, which is Deno without the CLI.
+ *
+ * @example Usage
+ * ```ts
+ * await using child = spawnProcess("./auth-service", [], { cwd: dir });
+ * const { code } = await child.finished();
+ * ```
+ */
+export function spawnProcess(
+  command: string | URL,
+  args: string[],
+  options: SpawnDenoOptions = {},
+): DenoProcess {
   const env: Record<string, string> = {
     NO_COLOR: "1",
     DENO_NO_UPDATE_CHECK: "1",
@@ -82,9 +104,9 @@ export function spawnDeno(
     if (value !== undefined) env[name] = value;
   }
   Object.assign(env, options.env);
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(command, {
     args,
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env,
     clearEnv: true,
     stdin: "null",

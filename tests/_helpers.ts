@@ -114,8 +114,10 @@ export async function openTestService(
     kv,
     clock,
     config,
-    fetch: (path, init) =>
-      service.handler(new Request(new URL(path, "http://localhost"), init)),
+    fetch: async (path, init) =>
+      await service.handler(
+        new Request(new URL(path, "http://localhost"), init),
+      ),
     [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
   };
 }

@@ -127,8 +127,8 @@ async function openApp(): Promise<TestApp> {
     sessions,
     store,
     clock,
-    fetch: (path, init) =>
-      handle(new Request(new URL(path, "http://localhost"), init)),
+    fetch: async (path, init) =>
+      await handle(new Request(new URL(path, "http://localhost"), init)),
     [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
   };
 }

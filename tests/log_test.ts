@@ -43,6 +43,64 @@ Deno.test("createLogger() writes one JSON object per line with time, level and m
   });
 });
 
+Deno.test("createLogger() stamps each line with the time it was written", () => {
+  const lines: string[] = [];
+  let now = Date.UTC(2026, 0, 1);
+  const logger = createLogger({
+    write: (line) => lines.push(line),
+    now: () => now,
+  });
+
+  logger.info("first");
+  logger.info("same millisecond");
+  now += 1;
+  logger.info("next millisecond");
+
+  assert.deepEqual(lines.map((line) => JSON.parse(line).time), [
+    "2026-01-01T00:00:00.000Z",
+    "2026-01-01T00:00:00.000Z",
+    "2026-01-01T00:00:00.001Z",
+  ]);
+});
+
+Deno.test("createLogger() keeps its own keys first whatever the fields say", async (t) => {
+  await t.step("fields named like the line's own keys", () => {
+    const { logger, lines } = capture();
+
+    logger.warn("real", {
+      time: "forged",
+      level: "debug",
+      msg: "forged",
+      x: 1,
+    });
+
+    assert.equal(
+      lines[0],
+      '{"time":"2026-01-01T12:30:00.000Z","level":"warn","msg":"real","x":1}',
+    );
+  });
+
+  await t.step("no fields, or empty ones", () => {
+    const { logger, lines } = capture();
+
+    logger.info("a");
+    logger.info("b", {});
+
+    assert.deepEqual(lines, [
+      '{"time":"2026-01-01T12:30:00.000Z","level":"info","msg":"a"}',
+      '{"time":"2026-01-01T12:30:00.000Z","level":"info","msg":"b"}',
+    ]);
+  });
+
+  await t.step("a message that needs escaping", () => {
+    const { logger, lines } = capture();
+
+    logger.error('say "hi"\n');
+
+    assert.equal(JSON.parse(lines[0] ?? "").msg, 'say "hi"\n');
+  });
+});
+
 Deno.test("createLogger() keeps a line on one line whatever the fields hold", () => {
   const { logger, lines } = capture();
 

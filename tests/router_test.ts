@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { HttpError } from "../src/http_error.ts";
-import { createRouter, type Params, type Route } from "../src/router.ts";
+import {
+  createRouter,
+  type Params,
+  requestPath,
+  type Route,
+} from "../src/router.ts";
 
 type Seen = { name: string; params: Params };
 
@@ -19,9 +24,11 @@ function request(path: string, method = "GET"): Request {
   return new Request(new URL(path, "http://localhost"), { method });
 }
 
-async function refusal(promise: Promise<unknown>): Promise<HttpError> {
+// The router refuses at once, not with a rejected promise, so the call
+// itself is what may throw.
+async function refusal(call: () => unknown): Promise<HttpError> {
   try {
-    await promise;
+    await call();
   } catch (error) {
     assert.ok(error instanceof HttpError, `not an HttpError: ${error}`);
     return error;
@@ -117,7 +124,7 @@ Deno.test("createRouter() answers 404 for an unknown path", async (t) => {
 
   for (const path of ["/nowhere", "/me/", "/ME", "/users", "/users/1/x"]) {
     await t.step(path, async () => {
-      const error = await refusal(route(request(path), []));
+      const error = await refusal(() => route(request(path), []));
 
       assert.equal(error.status, 404);
       assert.equal(error.detail, "Not Found");
@@ -126,7 +133,9 @@ Deno.test("createRouter() answers 404 for an unknown path", async (t) => {
   }
 
   await t.step("OPTIONS on an unknown path", async () => {
-    const error = await refusal(route(request("/nowhere", "OPTIONS"), []));
+    const error = await refusal(() =>
+      route(request("/nowhere", "OPTIONS"), [])
+    );
 
     assert.equal(error.status, 404);
   });
@@ -141,7 +150,7 @@ Deno.test("createRouter() answers 405 with Allow for a known path", async (t) =>
   ]);
 
   await t.step("a path with GET also allows HEAD and OPTIONS", async () => {
-    const error = await refusal(route(request("/secret", "DELETE"), []));
+    const error = await refusal(() => route(request("/secret", "DELETE"), []));
 
     assert.equal(error.status, 405);
     assert.equal(error.detail, "Method Not Allowed");
@@ -149,14 +158,14 @@ Deno.test("createRouter() answers 405 with Allow for a known path", async (t) =>
   });
 
   await t.step("a path without GET refuses HEAD", async () => {
-    const error = await refusal(route(request("/logout", "HEAD"), []));
+    const error = await refusal(() => route(request("/logout", "HEAD"), []));
 
     assert.equal(error.status, 405);
     assert.equal(error.headers.get("allow"), "POST, OPTIONS");
   });
 
   await t.step("a pattern path", async () => {
-    const error = await refusal(route(request("/users/3", "PUT"), []));
+    const error = await refusal(() => route(request("/users/3", "PUT"), []));
 
     assert.equal(error.status, 405);
     assert.equal(error.headers.get("allow"), "DELETE, OPTIONS");
@@ -203,7 +212,7 @@ Deno.test("createRouter() refuses HEAD where the GET route has side effects", as
   ]);
   const seen: Seen[] = [];
 
-  const error = await refusal(route(request("/rotate", "HEAD"), seen));
+  const error = await refusal(() => route(request("/rotate", "HEAD"), seen));
 
   assert.equal(error.status, 405);
   assert.equal(error.headers.get("allow"), "GET, OPTIONS");
@@ -222,7 +231,7 @@ Deno.test("createRouter() hands the caller's context to the handler", async () =
   assert.equal(await response.text(), "alice");
 });
 
-Deno.test("createRouter() lets a handler's error through unchanged", async () => {
+Deno.test("createRouter() lets a handler's error through unchanged", () => {
   const failure = new HttpError(409, "Account already exists");
   const route = createRouter([{
     method: "POST",
@@ -232,5 +241,32 @@ Deno.test("createRouter() lets a handler's error through unchanged", async () =>
     },
   }]);
 
-  await assert.rejects(route(request("/signup", "POST"), {}), failure);
+  assert.throws(() => route(request("/signup", "POST"), {}), failure);
+});
+
+Deno.test("requestPath() reads the path as the URL standard normalises it", async (t) => {
+  const urls = [
+    "http://localhost/",
+    "http://localhost/notsecret",
+    "http://localhost:8000/me?token=abc#frag",
+    "http://localhost/docs/swagger-ui.css",
+    "http://localhost/users/7/",
+    "http://localhost/a/../notsecret",
+    "http://localhost/./me",
+    "http://localhost/me/.",
+    "http://localhost/%6De",
+    "http://localhost/%2e%2e/me",
+    "http://localhost/.hidden",
+    "http://localhost/a\\b",
+    "http://localhost//double",
+    "http://localhost/caf%C3%A9",
+    "http://localhost/café",
+    "http://localhost/a b",
+    "http://localhost?only=query",
+  ];
+  for (const url of urls) {
+    await t.step(url, () => {
+      assert.equal(requestPath(new Request(url)), new URL(url).pathname);
+    });
+  }
 });

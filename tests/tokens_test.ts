@@ -182,6 +182,39 @@ Deno.test("verifyAccess() accepts a token until its exp and not from then on", a
   });
 });
 
+Deno.test("recallAccess() knows only tokens verified before and not yet expired", async (t) => {
+  const { tokens, clock } = await setUp();
+  const token = await tokens.signAccess("alice", "session-1");
+  const expMs = START + ACCESS_TTL_MS;
+
+  await t.step("a token never verified", () => {
+    assert.equal(tokens.recallAccess(token), undefined);
+  });
+
+  await t.step("the same token once verified", async () => {
+    const claims = await tokens.verifyAccess(token);
+
+    assert.deepEqual(tokens.recallAccess(token), claims);
+  });
+
+  await t.step("a variant of its text", () => {
+    assert.equal(tokens.recallAccess(`${token}x`), undefined);
+  });
+
+  await t.step("one millisecond before exp", () => {
+    clock.set(expMs - 1);
+
+    assert.equal(tokens.recallAccess(token)?.sub, "alice");
+  });
+
+  await t.step("exactly at exp", async () => {
+    clock.set(expMs);
+
+    assert.equal(tokens.recallAccess(token), undefined);
+    assert.equal((await refusal(tokens.verifyAccess(token))).code, "expired");
+  });
+});
+
 Deno.test("verifyRefresh() accepts a token until its exp and not from then on", async (t) => {
   const { tokens, clock } = await setUp();
   const claims = refreshClaims();
