@@ -5,12 +5,13 @@
  *
  * @module
  */
-import { ConfigError, parseConfig, readEnv } from "./src/config.ts";
+import { parseConfig, readEnv } from "./src/config.ts";
 import type { Config } from "./src/config.ts";
 import { createHashPool, type HashPool } from "./src/hash_pool.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { problemResponse } from "./src/problem.ts";
 import { createService, type Service, VERSION } from "./src/service.ts";
+import { startFailure } from "./src/start_failure.ts";
 
 /** In-flight requests get this long to finish once a stop is asked for. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -99,27 +100,13 @@ function announce(running: Running, address: string): void {
   }
 }
 
-// A failure to start is told in one line that says what to change, not as
-// a stack trace.
-function startFailure(error: unknown): string {
-  if (error instanceof ConfigError) return error.message;
-  if (error instanceof Deno.errors.AddrInUse) {
-    return "Cannot listen: the address is in use; set PORT or HOSTNAME";
-  }
-  if (error instanceof Deno.errors.AddrNotAvailable) {
-    return "Cannot listen: HOSTNAME is not an address of this machine";
-  }
-  if (error instanceof Deno.errors.NotCapable) {
-    return `Cannot start: a permission is missing: ${error.message}; ` +
-      `grant it in deno.json's "permissions" or with that flag`;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return `Cannot start: ${message}`;
+function describeFailure(error: unknown): string {
+  return startFailure(error, { standalone: Deno.build.standalone });
 }
 
 function failToStart(error: unknown): never {
   const logger = createLogger();
-  logger.error(startFailure(error));
+  logger.error(describeFailure(error));
   logger.flush();
   Deno.exit(1);
 }
@@ -187,7 +174,7 @@ export default {
     try {
       return await (await ready).service.handler(request);
     } catch (error) {
-      createLogger().error(startFailure(error));
+      createLogger().error(describeFailure(error));
       return problemResponse(503, "Service is not configured correctly");
     }
   },
@@ -199,7 +186,7 @@ export default {
     ready ??= start();
     ready.then(
       (running) => announce(running, address),
-      (error) => createLogger().error(startFailure(error)),
+      (error) => createLogger().error(describeFailure(error)),
     );
   },
 } satisfies Deno.ServeDefaultExport;

@@ -17,6 +17,8 @@ const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 3);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 const LOGIN_USERS = 8;
 const HASH_WORKERS = Deno.env.get("HASH_WORKERS");
+// The start task's V8 flags, unless a run tries others.
+const V8_FLAGS = Deno.env.get("BENCH_V8_FLAGS") ?? "--optimize-for-size";
 const CONNECTIONS = 16;
 const LOGIN_CONNECTIONS = 4;
 const COST = 12;
@@ -288,7 +290,7 @@ async function main(): Promise<void> {
   const service = spawn([
     "run",
     "-P",
-    "--v8-flags=--optimize-for-size",
+    ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
     `--allow-net=127.0.0.1:${servicePort}`,
     "main.ts",
   ], {
@@ -382,7 +384,7 @@ async function main(): Promise<void> {
     `wrk -t1 -c${CONNECTIONS} (logins -c${LOGIN_CONNECTIONS} over ${LOGIN_USERS} users); ` +
     `median of ${ROUNDS} alternating rounds of ${SECONDS} s; ` +
     `bcrypt cost ${COST}: ${fmt(hashMs, 1)} ms per hash; ` +
-    `hash workers: ${HASH_WORKERS ?? CORES}`,
+    `hash workers: ${HASH_WORKERS ?? CORES}; V8 flags: ${V8_FLAGS || "none"}`,
     "",
     row(["figure", "baseline", "service", "ratio", "target", "met"]),
     row(["---", "---", "---", "---", "---", "---"]),

@@ -21,6 +21,10 @@ export interface AccountRoutesOptions {
 
 const UNAUTHORIZED = { 401: "Not authenticated, or token expired or invalid" };
 
+// The password these routes ask for again is checked under login's
+// throttle.
+const THROTTLED = { 429: "Too many failed password checks" };
+
 const BODY_ERRORS = {
   400: "Malformed JSON",
   413: "Body too large",
@@ -70,14 +74,17 @@ export function accountRoutes(options: AccountRoutesOptions): ApiRoute[] {
       ...BODY_ERRORS,
       ...UNAUTHORIZED,
       409: "Account changed meanwhile",
+      ...THROTTLED,
+      503: "Too many passwords being hashed at once",
     },
     handler: async (request, context) => {
       const body = await readJson(request, passwordChange);
+      const address = context.clientAddress;
       await answering(() =>
         accounts.changePassword(claimsOf(context), {
           current: body.current_password,
           next: body.new_password,
-        })
+        }, { address })
       );
       return new Response(null, { status: 204 });
     },
@@ -92,11 +99,14 @@ export function accountRoutes(options: AccountRoutesOptions): ApiRoute[] {
       ...BODY_ERRORS,
       ...UNAUTHORIZED,
       409: "Account changed meanwhile",
+      ...THROTTLED,
+      503: "Too many passwords being hashed at once",
     },
     handler: async (request, context) => {
       const { password } = await readJson(request, DELETE_ACCOUNT_BODY);
+      const address = context.clientAddress;
       await answering(() =>
-        accounts.deleteAccount(claimsOf(context), password)
+        accounts.deleteAccount(claimsOf(context), password, { address })
       );
       return new Response(null, { status: 204 });
     },

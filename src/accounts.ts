@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { AuthError } from "./auth_error.ts";
+import { AuthError, type AuthErrorCode } from "./auth_error.ts";
 import type { Clock } from "./clock.ts";
 import type { LoginThrottle } from "./login_throttle.ts";
 import type { PasswordHasher } from "./passwords.ts";
@@ -13,6 +13,7 @@ import {
   passwordByteLength,
 } from "./passwords.ts";
 import type { Sessions, TokenPair } from "./sessions.ts";
+import type { SignupLimit } from "./signup_limit.ts";
 import type { Store, UserRecord, Versioned } from "./store.ts";
 import type { AccessClaims } from "./tokens.ts";
 import { usernameKey, usernameProblem } from "./username.ts";
@@ -31,12 +32,17 @@ export interface AccountsOptions {
   clock: Clock;
   /** The bcrypt cost every stored hash should have. */
   bcryptCost: number;
+  /** Counts and limits every password check, at login and after. */
   throttle: LoginThrottle;
+  signupLimit: SignupLimit;
 }
 
-/** Options for {@linkcode Accounts.logIn}. */
-export interface LogInOptions {
-  /** The client's address, for counting failed logins per address. */
+/**
+ * Options for the methods that count what a client does: signup, login,
+ * password change and deletion.
+ */
+export interface ClientOptions {
+  /** The client's address, for counting attempts per address. */
   address?: string | undefined;
 }
 
@@ -66,11 +72,31 @@ export class Accounts {
   }
 
   /**
-   * Creates an account; the caller has checked the password policy.
+   * Creates an account; the caller has checked the password policy. Each
+   * signup from a known address counts towards its limit, a taken name
+   * included: it cost a hash too.
    *
    * @throws {AuthError} `account_exists` if the name is taken in any case.
+   * @throws {SignupLimitError} if the address is at its limit.
    */
-  async signUp(username: string, password: string): Promise<Profile> {
+  async signUp(
+    username: string,
+    password: string,
+    options: ClientOptions = {},
+  ): Promise<Profile> {
+    const { signupLimit } = this.#options;
+    await signupLimit.reserve(options.address);
+    try {
+      return await this.#signUp(username, password);
+    } catch (error) {
+      if (!hasCode(error, "account_exists")) {
+        await signupLimit.release(options.address);
+      }
+      throw error;
+    }
+  }
+
+  async #signUp(username: string, password: string): Promise<Profile> {
     const { store, hasher, clock } = this.#options;
     const passwordHash = await hasher.hash(password);
     const now = clock.now();
@@ -92,25 +118,18 @@ export class Accounts {
    * does not tell which names exist.
    *
    * @throws {AuthError} `invalid_credentials`.
+   * @throws {ThrottledError} if the name or address failed too often.
    */
   async logIn(
     username: string,
     password: string,
-    options: LogInOptions = {},
+    options: ClientOptions = {},
   ): Promise<TokenPair> {
-    const { throttle } = this.#options;
     const attempt = { userKey: usernameKey(username), ...options };
-    await throttle.reserve(attempt);
-    try {
-      const pair = await this.#logIn(username, password);
-      await throttle.succeed(attempt);
-      return pair;
-    } catch (error) {
-      // A wrong password stays counted; a fault of the service's own does
-      // not count against the user.
-      if (!isInvalidCredentials(error)) await throttle.release(attempt);
-      throw error;
-    }
+    return await this.#options.throttle.guard(
+      attempt,
+      () => this.#logIn(username, password),
+    );
   }
 
   async #logIn(username: string, password: string): Promise<TokenPair> {
@@ -126,8 +145,7 @@ export class Accounts {
           user,
         });
       } catch (error) {
-        const changed = error instanceof AuthError &&
-          error.code === "account_changed";
+        const changed = hasCode(error, "account_changed");
         if (!changed || tries >= MAX_LOGIN_ATTEMPTS) throw error;
         entry = await this.#recheck(username, password, entry);
       }
@@ -162,12 +180,26 @@ export class Accounts {
 
   /**
    * Replaces the password after checking the current one, and ends every
-   * session but the one making the change.
+   * session but the one making the change. The check is counted and
+   * limited as a login is: a stolen access token must not become a way
+   * to guess the password.
    *
    * @throws {AuthError} `invalid_credentials` if the current password is
    * wrong.
+   * @throws {ThrottledError} if the name or address failed too often.
    */
   async changePassword(
+    claims: AccessClaims,
+    passwords: { current: string; next: string },
+    options: ClientOptions = {},
+  ): Promise<void> {
+    await this.#options.throttle.guard(
+      { userKey: usernameKey(claims.sub), ...options },
+      () => this.#changePassword(claims, passwords),
+    );
+  }
+
+  async #changePassword(
     claims: AccessClaims,
     passwords: { current: string; next: string },
   ): Promise<void> {
@@ -192,11 +224,23 @@ export class Accounts {
 
   /**
    * Deletes the account and every session of it, after checking the
-   * password.
+   * password, which is counted and limited as a login is.
    *
    * @throws {AuthError} `invalid_credentials` if the password is wrong.
+   * @throws {ThrottledError} if the name or address failed too often.
    */
-  async deleteAccount(claims: AccessClaims, password: string): Promise<void> {
+  async deleteAccount(
+    claims: AccessClaims,
+    password: string,
+    options: ClientOptions = {},
+  ): Promise<void> {
+    await this.#options.throttle.guard(
+      { userKey: usernameKey(claims.sub), ...options },
+      () => this.#deleteAccount(claims, password),
+    );
+  }
+
+  async #deleteAccount(claims: AccessClaims, password: string): Promise<void> {
     const key = usernameKey(claims.sub);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const entry = await this.#accountOf(claims);
@@ -266,8 +310,8 @@ export class Accounts {
   }
 }
 
-function isInvalidCredentials(error: unknown): boolean {
-  return error instanceof AuthError && error.code === "invalid_credentials";
+function hasCode(error: unknown, code: AuthErrorCode): boolean {
+  return error instanceof AuthError && error.code === code;
 }
 
 function invalidCredentials(): AuthError {

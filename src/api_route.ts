@@ -80,10 +80,10 @@ const ANSWERS: Record<AuthErrorCode, [number, string, boolean]> = {
  * anything else is passed through.
  */
 export function toHttpError(error: unknown): unknown {
+  // Every route that checks or sets a password waits for the same queue.
   if (error instanceof HashQueueFullError) {
-    return new HttpError(503, "Too many logins at once, try again shortly", {
-      headers: { "retry-after": "1" },
-    });
+    const detail = "Too many passwords being hashed, try again shortly";
+    return new HttpError(503, detail, { headers: { "retry-after": "1" } });
   }
   if (!(error instanceof AuthError)) return error;
   const [status, detail, tokenSent] = ANSWERS[error.code];

@@ -10,7 +10,7 @@ import { toHttpError } from "./api_route.ts";
 import { bearerToken } from "./bearer.ts";
 import { applyCors } from "./cors.ts";
 import { HttpError, OAuthError } from "./http_error.ts";
-import type { Logger } from "./log.ts";
+import type { LogFields, Logger } from "./log.ts";
 import { jsonResponse, problemResponse } from "./problem.ts";
 import {
   createRouter,
@@ -19,6 +19,7 @@ import {
   type RouteHandler,
 } from "./router.ts";
 import type { Sessions } from "./sessions.ts";
+import type { AccessClaims } from "./tokens.ts";
 
 /** What the server knows of a connection, as `Deno.serve` passes it. */
 export interface ConnectionInfo {
@@ -69,45 +70,64 @@ export function createApp(options: AppOptions): Handler {
     })),
   );
 
+  function complete(
+    request: Request,
+    response: Response,
+    context: Exchange,
+  ): Response {
+    finish(response.headers, context.requestId);
+    applyCors(request, response, allowedOrigins);
+    const fields: LogFields = {
+      request_id: context.requestId,
+      method: request.method,
+      // Never the query: it may carry a token or a password.
+      path: requestPath(request),
+      status: response.status,
+      ms: Math.round((performance.now() - context.started) * 10) / 10,
+    };
+    if (context.claims) fields.user = context.claims.sub;
+    logger.info("request", fields);
+    return response;
+  }
+
   return (request, info) => {
-    const started = performance.now();
-    const given = request.headers.get("x-request-id") ?? "";
-    const requestId = SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
-    const context: RequestContext = {
-      requestId,
-      // Asking the server for the peer's address costs a call into the
-      // runtime; only login needs it.
-      get clientAddress() {
-        return addressOf(info);
-      },
-    };
-    const fail = (error: unknown) => errorResponse(error, requestId, logger);
-    const complete = (response: Response): Response => {
-      finish(response.headers, requestId);
-      applyCors(request, response, allowedOrigins);
-      logger.info("request", {
-        request_id: requestId,
-        method: request.method,
-        // Never the query: it may carry a token or a password.
-        path: requestPath(request),
-        status: response.status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-        ...(context.claims ? { user: context.claims.sub } : {}),
-      });
-      return response;
-    };
+    const context = new Exchange(request, info);
     // Most answers need no waiting; handing Deno.serve a Response rather
     // than a promise of one spares a round of microtasks per request.
     let answer: Response | Promise<Response>;
     try {
       answer = route(request, context);
     } catch (error) {
-      answer = fail(error);
+      answer = errorResponse(error, context.requestId, logger);
     }
-    return answer instanceof Promise
-      ? answer.then(undefined, fail).then(complete)
-      : complete(answer);
+    if (!(answer instanceof Promise)) return complete(request, answer, context);
+    return answer
+      .then(
+        undefined,
+        (error) => errorResponse(error, context.requestId, logger),
+      )
+      .then((response) => complete(request, response, context));
   };
+}
+
+/** The context of one request, made without a closure per request. */
+class Exchange implements RequestContext {
+  readonly started = performance.now();
+  readonly requestId: string;
+  claims?: AccessClaims;
+  readonly #info: ConnectionInfo | undefined;
+
+  constructor(request: Request, info: ConnectionInfo | undefined) {
+    const given = request.headers.get("x-request-id") ?? "";
+    this.requestId = SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    this.#info = info;
+  }
+
+  // Asking the server for the peer's address costs a call into the
+  // runtime; only the routes that count failures per address need it.
+  get clientAddress(): string | undefined {
+    return addressOf(this.#info);
+  }
 }
 
 function addressOf(info: ConnectionInfo | undefined): string | undefined {
@@ -159,10 +179,16 @@ function errorResponse(
   requestId: string,
   logger: Logger,
 ): Response {
-  // A deliberate 5xx, such as a failing store, still hides a fault the
-  // operator must see; its cause is what went wrong.
-  if (error instanceof HttpError && error.status >= 500) {
-    logFailure(logger, requestId, error.cause ?? error);
+  // A deliberate 5xx with a cause, such as a failing store, hides a fault
+  // the operator must see. One without, such as the 503 that sheds load
+  // when the hashing queue is full, is the service working as meant: its
+  // request line tells of it, and a stack per refusal would flood the log
+  // just when the service is busiest.
+  if (
+    error instanceof HttpError && error.status >= 500 &&
+    error.cause !== undefined
+  ) {
+    logFailure(logger, requestId, error.cause);
   }
   if (error instanceof OAuthError) {
     const body = { error: error.error, error_description: error.detail };

@@ -18,6 +18,7 @@ import { HttpError, OAuthError } from "./http_error.ts";
 import { jsonResponse } from "./problem.ts";
 import { LOGIN_BODY, REFRESH_BODY, signupBody, TOKEN_BODY } from "./schemas.ts";
 import type { Sessions } from "./sessions.ts";
+import { SignupLimitError } from "./signup_limit.ts";
 import { tokenPairResponse } from "./token_response.ts";
 
 /** Options for {@linkcode authRoutes}. */
@@ -62,12 +63,14 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
       201: "Account created",
       ...BODY_ERRORS,
       409: "Taken",
-      503: "Too many signups at once",
+      429: "Too many signups from this address",
+      503: "Too many passwords being hashed at once",
     },
-    handler: async (request) => {
+    handler: async (request, context) => {
       const { username, password } = await readJson(request, signup);
-      const profile = await answering(() =>
-        accounts.signUp(username, password)
+      const address = context.clientAddress;
+      const profile = await signingUp(() =>
+        accounts.signUp(username, password, { address })
       );
       return jsonResponse({
         username: profile.username,
@@ -86,7 +89,7 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
       ...BODY_ERRORS,
       401: "Invalid username or password",
       429: "Too many failed logins",
-      503: "Too many logins at once",
+      503: "Too many passwords being hashed at once",
     },
     handler: async (request, context) => {
       const { username, password } = await readJson(request, LOGIN_BODY);
@@ -132,7 +135,7 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
       200: "Token pair",
       400: "OAuth 2.0 error, the body's faults included",
       429: "Too many failed logins",
-      503: "Too many logins at once",
+      503: "Too many passwords being hashed at once",
     },
     handler: async (request, context) => {
       try {
@@ -142,6 +145,19 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
       }
     },
   }];
+}
+
+// The signup limit is signup's own refusal, so it is answered here rather
+// than in the auth core's table of answers.
+async function signingUp<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await answering(fn);
+  } catch (error) {
+    if (!(error instanceof SignupLimitError)) throw error;
+    throw new HttpError(429, "Too many signups, try again later", {
+      headers: { "retry-after": String(error.retryAfter) },
+    });
+  }
 }
 
 async function grant(

@@ -24,6 +24,7 @@ export const ENV_VARS = [
   "LOGIN_MAX_FAILURES",
   "LOGIN_MAX_FAILURES_PER_ADDRESS",
   "LOGIN_WINDOW",
+  "SIGNUP_MAX_PER_ADDRESS",
   "ALLOWED_ORIGINS",
   // Set by Deno Deploy in every deployment; read only to detect it.
   "DENO_DEPLOYMENT_ID",
@@ -60,7 +61,10 @@ export interface Config {
   loginMaxFailures: number;
   /** Failed logins per client address in a window before 429. */
   loginMaxFailuresPerAddress: number;
+  /** The window failed logins and signups are counted in. */
   loginWindowMs: number;
+  /** Signups per client address in a login window before 429. */
+  signupMaxPerAddress: number;
   /** Origins that browsers may call the service from (CORS). */
   allowedOrigins: string[];
 }
@@ -80,6 +84,7 @@ export const DEFAULTS = {
   loginMaxFailures: 5,
   loginMaxFailuresPerAddress: 50,
   loginWindow: "15m",
+  signupMaxPerAddress: 20,
 } as const;
 
 /** Raised when a variable holds a value the service cannot run with. */
@@ -186,6 +191,7 @@ const ENV_SCHEMA = z.object({
     100_000,
   ),
   LOGIN_WINDOW: duration(DEFAULTS.loginWindow, 1_000),
+  SIGNUP_MAX_PER_ADDRESS: integer(DEFAULTS.signupMaxPerAddress, 1, 100_000),
   ALLOWED_ORIGINS: z.string().default("").transform((text, ctx) => {
     const origins = text.split(",").map((part) => part.trim()).filter(Boolean);
     for (const origin of origins) {
@@ -268,6 +274,7 @@ export function parseConfig(
     loginMaxFailures: vars.LOGIN_MAX_FAILURES,
     loginMaxFailuresPerAddress: vars.LOGIN_MAX_FAILURES_PER_ADDRESS,
     loginWindowMs: vars.LOGIN_WINDOW,
+    signupMaxPerAddress: vars.SIGNUP_MAX_PER_ADDRESS,
     allowedOrigins: vars.ALLOWED_ORIGINS,
   };
 }

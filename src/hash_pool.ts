@@ -188,7 +188,13 @@ function workerPermissions(modules: URL[]): Deno.PermissionOptionsObject {
     env: false,
     run: false,
     ffi: false,
-    sys: false,
+    // Only to lower its own priority, where the service may.
+    sys: canSetPriority() ? ["setPriority"] : false,
     import: false,
   };
+}
+
+function canSetPriority(): boolean {
+  const descriptor = { name: "sys", kind: "setPriority" } as const;
+  return Deno.permissions.querySync(descriptor).state === "granted";
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { setPriority } from "node:os";
 import { createPasswordHasher } from "./passwords.ts";
 
 /** The work a worker can do. */
@@ -41,6 +42,26 @@ async function answer(request: HashRequest): Promise<HashReply> {
     return { id: request.id, ok: false, message };
   }
 }
+
+/** How much lower than the serving thread a worker runs: a nice value. */
+export const WORKER_NICENESS = 10;
+
+// Where a worker and the serving thread want the same core, the serving
+// thread should win: token checks stay fast while logins wait their turn.
+// On Linux a priority set for pid 0 applies to the calling thread alone;
+// elsewhere it would slow the whole process, so it is left as it is.
+function yieldToServingThread(): void {
+  if (Deno.build.os !== "linux") return;
+  const descriptor = { name: "sys", kind: "setPriority" } as const;
+  if (Deno.permissions.querySync(descriptor).state !== "granted") return;
+  try {
+    setPriority(0, WORKER_NICENESS);
+  } catch {
+    // A system that refuses still hashes, only at the usual priority.
+  }
+}
+
+yieldToServingThread();
 
 scope.onmessage = async (event) => {
   scope.postMessage(await answer(event.data));

@@ -76,9 +76,10 @@ export function requestPath(request: Request): string {
 
 /**
  * Creates a router for a table of routes. Plain paths are looked up in a
- * map before any pattern is tried. `HEAD` is answered by the `GET` route
- * without a body, unless that route is `headless`, and `OPTIONS` with the
- * allowed methods.
+ * map before any pattern is tried. `HEAD` is answered by the `GET` route,
+ * unless that route is `headless`, with the `GET` answer itself: the
+ * server, not the router, leaves its body out. `OPTIONS` is answered with
+ * the allowed methods.
  *
  * @example Usage
  * ```ts
@@ -123,23 +124,17 @@ export function createRouter<C>(routes: Route<C>[]): Router<C> {
       ? "GET"
       : request.method;
     const handler = entry.methods.get(method);
-    if (handler) {
-      const answer = handler(request, context, params);
-      if (request.method !== "HEAD") return answer;
-      return answer instanceof Promise
-        ? answer.then(withoutBody)
-        : withoutBody(answer);
-    }
+    // A HEAD gets the GET answer, body and all: Deno's server sends its
+    // headers with the body's Content-Length and leaves the body out, as
+    // RFC 9110, section 9.3.2 asks. A body-less copy would go out as
+    // `content-length: 0`, which is not what GET sends (section 8.6).
+    if (handler) return handler(request, context, params);
     const allow = allowed(entry).join(", ");
     if (request.method === "OPTIONS") {
       return new Response(null, { status: 204, headers: { allow } });
     }
     throw new HttpError(405, "Method Not Allowed", { headers: { allow } });
   };
-}
-
-function withoutBody(response: Response): Response {
-  return new Response(null, response);
 }
 
 function find<C>(

@@ -16,6 +16,7 @@ import { LoginThrottle } from "./login_throttle.ts";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
 import { publicRoutes } from "./public_routes.ts";
 import { Sessions } from "./sessions.ts";
+import { SignupLimit } from "./signup_limit.ts";
 import { Store } from "./store.ts";
 import { createTokens } from "./tokens.ts";
 import type { ApiRoute } from "./api_route.ts";
@@ -27,6 +28,11 @@ export interface ServiceOptions {
   clock?: Clock;
   /** How passwords are hashed; bcrypt on this thread by default. */
   hasher?: PasswordHasher;
+  /**
+   * How failed password checks are held back by `ms` milliseconds; a
+   * timer by default. Tests pass one that only records.
+   */
+  wait?: (ms: number) => Promise<void>;
 }
 
 /** Where the signing secret came from. */
@@ -93,6 +99,13 @@ export async function createService(
     maxFailures: config.loginMaxFailures,
     maxFailuresPerAddress: config.loginMaxFailuresPerAddress,
     windowMs: config.loginWindowMs,
+    wait: options.wait,
+  });
+  const signupLimit = new SignupLimit({
+    store,
+    clock,
+    maxPerAddress: config.signupMaxPerAddress,
+    windowMs: config.loginWindowMs,
   });
   const accounts = new Accounts({
     store,
@@ -101,6 +114,7 @@ export async function createService(
     clock,
     bcryptCost: config.bcryptCost,
     throttle,
+    signupLimit,
   });
   await accounts.prepare();
   const passwordMinLength = config.passwordMinLength;

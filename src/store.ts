@@ -35,11 +35,28 @@ export interface SessionRecord {
 /** What failed logins are counted by. */
 export type FailureScope = "username" | "address";
 
-/** Failed logins counted in one window. Times are epoch milliseconds. */
-export interface FailureCount {
+/** Attempts counted in one window. Times are epoch milliseconds. */
+export interface WindowCount {
   count: number;
   /** When the window ends and the count starts again from zero. */
   resetAt: number;
+}
+
+/** Failed logins counted in one window. */
+export type FailureCount = WindowCount;
+
+/** Options for {@linkcode Store.reserveFailure} and its kin. */
+export interface ReserveOptions {
+  now: number;
+  windowMs: number;
+  /** How many may be counted in one window. */
+  limit: number;
+}
+
+/** What a reservation counted, or the count that refused it. */
+export interface Reservation {
+  ok: boolean;
+  count: WindowCount;
 }
 
 /** A record with the version KV gave it, for compare-and-set updates. */
@@ -66,6 +83,10 @@ function userSessionKey(key: string, id: string): Deno.KvKey {
 
 function failureKey(scope: FailureScope, key: string): Deno.KvKey {
   return ["login_failures", scope, key];
+}
+
+function signupKey(address: string): Deno.KvKey {
+  return ["signups_by_address", address];
 }
 
 function settingKey(name: string): Deno.KvKey {
@@ -263,21 +284,58 @@ export class Store {
    * and the count are one atomic step, so racing attempts cannot pass the
    * limit together.
    */
-  async reserveFailure(
+  reserveFailure(
     scope: FailureScope,
     key: string,
-    options: { now: number; windowMs: number; limit: number },
-  ): Promise<{ ok: boolean; count: FailureCount }> {
-    const kvKey = failureKey(scope, key);
+    options: ReserveOptions,
+  ): Promise<Reservation> {
+    return this.#reserve(failureKey(scope, key), options);
+  }
+
+  /** Takes back one counted failure, as for an attempt that succeeded. */
+  releaseFailure(
+    scope: FailureScope,
+    key: string,
+    options: { now: number },
+  ): Promise<void> {
+    return this.#release(failureKey(scope, key), options.now);
+  }
+
+  /** The signups counted for a client address, if any. */
+  async getSignups(address: string): Promise<WindowCount | null> {
+    return (await this.#kv.get<WindowCount>(signupKey(address))).value;
+  }
+
+  /**
+   * Counts one more signup from an address unless `limit` are already
+   * counted in the running window, in one atomic step as
+   * {@linkcode Store.reserveFailure} does.
+   */
+  reserveSignup(
+    address: string,
+    options: ReserveOptions,
+  ): Promise<Reservation> {
+    return this.#reserve(signupKey(address), options);
+  }
+
+  /** Takes back one counted signup, as for one the service could not do. */
+  releaseSignup(address: string, options: { now: number }): Promise<void> {
+    return this.#release(signupKey(address), options.now);
+  }
+
+  async #reserve(
+    kvKey: Deno.KvKey,
+    options: ReserveOptions,
+  ): Promise<Reservation> {
     for (;;) {
-      const entry = await this.#kv.get<FailureCount>(kvKey);
+      const entry = await this.#kv.get<WindowCount>(kvKey);
       const running = entry.value && entry.value.resetAt > options.now
         ? entry.value
         : null;
       if (running && running.count >= options.limit) {
         return { ok: false, count: running };
       }
-      const next: FailureCount = running
+      const next: WindowCount = running
         ? { count: running.count + 1, resetAt: running.resetAt }
         : { count: 1, resetAt: options.now + options.windowMs };
       const result = await this.#kv.atomic()
@@ -288,21 +346,15 @@ export class Store {
     }
   }
 
-  /** Takes back one counted failure, as for an attempt that succeeded. */
-  async releaseFailure(
-    scope: FailureScope,
-    key: string,
-    options: { now: number },
-  ): Promise<void> {
-    const kvKey = failureKey(scope, key);
+  async #release(kvKey: Deno.KvKey, now: number): Promise<void> {
     for (;;) {
-      const entry = await this.#kv.get<FailureCount>(kvKey);
+      const entry = await this.#kv.get<WindowCount>(kvKey);
       if (!entry.value) return;
       const op = this.#kv.atomic().check(entry);
       if (entry.value.count <= 1) op.delete(kvKey);
       else {
         op.set(kvKey, { ...entry.value, count: entry.value.count - 1 }, {
-          expireIn: Math.max(1, entry.value.resetAt - options.now),
+          expireIn: Math.max(1, entry.value.resetAt - now),
         });
       }
       if ((await op.commit()).ok) return;

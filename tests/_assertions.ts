@@ -108,6 +108,15 @@ export async function assertLoginRefused(response: Response): Promise<void> {
   });
 }
 
+/** Asserts the 429 of a throttled password check, with its `Retry-After`. */
+export async function assertThrottled(
+  response: Response,
+  retryAfter: string,
+): Promise<void> {
+  await assertProblem(response, 429, "Too many failed logins, try again later");
+  assert.equal(response.headers.get("retry-after"), retryAfter);
+}
+
 /**
  * Asserts a token pair answer, sent with `Cache-Control: no-store` (RFC
  * 6749 section 5.1), and returns its body.

@@ -44,6 +44,8 @@ export interface Finished {
 
 /** A running `deno` child. */
 export interface DenoProcess extends AsyncDisposable {
+  /** The child's process id. */
+  readonly pid: number;
   /** Its standard output so far, a line each; `{ text }` if not JSON. */
   readonly lines: readonly OutputLine[];
   /** The first line, already written or still to come, that matches. */
@@ -169,6 +171,7 @@ export function spawnProcess(
   );
 
   return {
+    pid: child.pid,
     lines,
     waitForLine(match, timeoutMs = 30_000) {
       const seen = lines.find(match);

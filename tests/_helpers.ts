@@ -87,13 +87,28 @@ export interface TestServiceOptions {
   hasher?: PasswordHasher;
 }
 
+/** Options for {@linkcode TestService.fetch}. */
+export interface TestFetchOptions {
+  /** The client address the server would see; none if unset. */
+  address?: string | undefined;
+}
+
 /** A service on its own in-memory store; dispose of it with `using`. */
 export interface TestService extends Service, AsyncDisposable {
   kv: Deno.Kv;
   clock: FakeClock;
   config: Config;
+  /**
+   * The delays, in milliseconds, that failed password checks were held
+   * back by, in order. Nothing really waits for them.
+   */
+  delays: number[];
   /** Sends a request to the handler, with a path relative to the service. */
-  fetch(path: string, init?: RequestInit): Promise<Response>;
+  fetch(
+    path: string,
+    init?: RequestInit,
+    options?: TestFetchOptions,
+  ): Promise<Response>;
 }
 
 /** Builds a service on a fresh `:memory:` Deno KV and a fake clock. */
@@ -103,10 +118,15 @@ export async function openTestService(
   const kv = options.kv ?? await Deno.openKv(":memory:");
   const clock = options.clock ?? new FakeClock();
   const config = testConfig(options.config);
+  const delays: number[] = [];
   const service = await createService(kv, {
     config,
     clock,
     logger: options.logger ?? silentLogger,
+    wait: (ms) => {
+      delays.push(ms);
+      return Promise.resolve();
+    },
     ...(options.hasher ? { hasher: options.hasher } : {}),
   });
   return {
@@ -114,9 +134,11 @@ export async function openTestService(
     kv,
     clock,
     config,
-    fetch: async (path, init) =>
+    delays,
+    fetch: async (path, init, { address } = {}) =>
       await service.handler(
         new Request(new URL(path, "http://localhost"), init),
+        address ? { remoteAddr: { hostname: address } } : undefined,
       ),
     [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
   };

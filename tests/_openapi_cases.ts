@@ -27,6 +27,8 @@ export interface Lab {
   raced: TestService;
   /** Starts or stops the racing login on `raced`. */
   race(login: (() => Promise<void>) | undefined): void;
+  /** Runs `fn` while `busy` hashes as usual, to make an account there. */
+  whileIdle<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** Sends the request of one case. */
@@ -95,6 +97,14 @@ export async function openLab(): Promise<Lab & AsyncDisposable> {
     busy: services[1],
     raced: services[2],
     race: racing.race,
+    whileIdle: async (fn) => {
+      busy.full = false;
+      try {
+        return await fn();
+      } finally {
+        busy.full = true;
+      }
+    },
     [Symbol.asyncDispose]: async () => {
       for (const service of services) await service[Symbol.asyncDispose]();
     },
@@ -113,14 +123,17 @@ function form(fields: Record<string, string>): RequestInit {
   };
 }
 
-// A wrong password, as often as it takes the throttle to step in.
-async function throttled(send: () => Promise<Response>): Promise<Response> {
-  for (let attempt = 1; attempt <= 20; attempt++) {
+// A wrong password, or a signup, as often as it takes a limit to step in.
+async function throttled(
+  send: () => Promise<Response>,
+  tries = 20,
+): Promise<Response> {
+  for (let attempt = 1; attempt <= tries; attempt++) {
     const response = await send();
     if (response.status === 429) return response;
     await response.body?.cancel();
   }
-  throw new Error("Login was not throttled after 20 failures");
+  throw new Error(`Not answered 429 after ${tries} requests`);
 }
 
 // Logs the user in again, which rewrites the account record.
@@ -220,6 +233,16 @@ const SIGNUP: Record<string, Exercise> = {
     const { username } = await signUpAndLogIn(main, PASSWORD);
     return main.fetch("/signup", json({ username, password: PASSWORD }));
   },
+  "POST /signup 429": ({ main }) =>
+    throttled(
+      () =>
+        main.fetch(
+          "/signup",
+          json({ username: randomUsername(), password: PASSWORD }),
+          { address: "203.0.113.9" },
+        ),
+      40,
+    ),
   "POST /signup 503": ({ busy }) =>
     busy.fetch(
       "/signup",
@@ -303,6 +326,18 @@ const ACCOUNT: Record<string, Exercise> = {
   ...bodyFaults("POST", "/password", { token: true, statuses: LISTED_FAULTS }),
   "POST /password 401": ({ main }) =>
     main.fetch("/password", json({ current_password: PASSWORD })),
+  "POST /password 429": async ({ main }) => {
+    const { tokens } = await signUpAndLogIn(main, PASSWORD);
+    const body = { current_password: "wrong", new_password: "another one!" };
+    const token = tokens.access_token;
+    return throttled(() => main.fetch("/password", json(body, { token })));
+  },
+  "POST /password 503": async ({ busy, whileIdle }) => {
+    const { tokens } = await whileIdle(() => signUpAndLogIn(busy, PASSWORD));
+    const body = { current_password: PASSWORD, new_password: "another one!" };
+    const token = tokens.access_token;
+    return busy.fetch("/password", json(body, { token }));
+  },
   "POST /password 409": (lab) =>
     racing(lab, (token) => {
       const body = { current_password: PASSWORD, new_password: "another one!" };
@@ -319,6 +354,22 @@ const ACCOUNT: Record<string, Exercise> = {
   ...bodyFaults("DELETE", "/me", { token: true, statuses: LISTED_FAULTS }),
   "DELETE /me 401": ({ main }) =>
     main.fetch("/me", json({ password: PASSWORD }, { method: "DELETE" })),
+  "DELETE /me 429": async ({ main }) => {
+    const { tokens } = await signUpAndLogIn(main, PASSWORD);
+    const init = json({ password: "wrong" }, {
+      method: "DELETE",
+      token: tokens.access_token,
+    });
+    return throttled(() => main.fetch("/me", init));
+  },
+  "DELETE /me 503": async ({ busy, whileIdle }) => {
+    const { tokens } = await whileIdle(() => signUpAndLogIn(busy, PASSWORD));
+    const init = json({ password: PASSWORD }, {
+      method: "DELETE",
+      token: tokens.access_token,
+    });
+    return busy.fetch("/me", init);
+  },
   "DELETE /me 409": (lab) =>
     racing(lab, (token) =>
       lab.raced.fetch(

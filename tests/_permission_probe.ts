@@ -49,6 +49,11 @@ const PROBES: Record<string, () => unknown> = {
   // everything cannot pass for a narrow one.
   "env PORT": () => Deno.env.get("PORT"),
   "read ./src/passwords.ts": () => Deno.readTextFile("./src/passwords.ts"),
+  "sys setPriority": () =>
+    Deno.permissions.query({ name: "sys", kind: "setPriority" })
+      .then(({ state }) => {
+        if (state !== "granted") throw new Deno.errors.NotCapable(state);
+      }),
   "write in ./data": () =>
     Deno.makeTempFile({ dir: "./data" }).then((path) => Deno.remove(path)),
 };

@@ -4,6 +4,7 @@ import {
   assertLoginRefused,
   assertNotAuthenticated,
   assertProblem,
+  assertThrottled,
   assertTokenPair,
   assertTokenRefused,
   JSON_TYPE,
@@ -11,6 +12,7 @@ import {
 import {
   assertSessionOver,
   bearer,
+  countingHasher,
   json,
   logIn,
   openTestService,
@@ -21,6 +23,8 @@ import {
   type TestService,
   type TokenPairBody,
 } from "./_helpers.ts";
+import { Store } from "../src/store.ts";
+import { usernameKey } from "../src/username.ts";
 
 async function assertNoContent(response: Response): Promise<void> {
   assert.equal(response.status, 204);
@@ -332,4 +336,146 @@ Deno.test("DELETE /me deletes the account and all its sessions", async (t) => {
       { field: "password", message: "must be a string" },
     ]);
   });
+});
+
+/** Sends a route's password check in the session of `token`. */
+type PasswordCheck = (
+  service: TestService,
+  token: string,
+  password: string,
+  address?: string,
+) => Promise<Response>;
+
+const WRONG = "not the password";
+const MINUTE = 60_000;
+
+/**
+ * The steps that show a route's password check counted, limited, slowed
+ * and cleared by login's throttle.
+ */
+async function throttleSteps(
+  t: Deno.TestContext,
+  check: PasswordCheck,
+): Promise<void> {
+  const hasher = countingHasher();
+  await using service = await openTestService({
+    hasher,
+    config: { loginMaxFailures: 5, loginMaxFailuresPerAddress: 4 },
+  });
+
+  async function failChecks(token: string, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      await assertLoginRefused(await check(service, token, WRONG));
+    }
+  }
+
+  await t.step(
+    "answers 429 with Retry-After after 5 wrong passwords, even to the right one, checking nothing",
+    async () => {
+      const { password, tokens } = await signUpAndLogIn(service);
+      await failChecks(tokens.access_token, 5);
+      service.clock.advance(MINUTE);
+      const verified = hasher.verified.length;
+
+      const response = await check(service, tokens.access_token, password);
+
+      await assertThrottled(response, "840");
+      assert.equal(hasher.verified.length, verified);
+    },
+  );
+
+  await t.step("shares one count per name with POST /login", async () => {
+    const { username, password, tokens } = await signUpAndLogIn(service);
+    await assertLoginRefused(await logIn(service, username, WRONG));
+    await failChecks(tokens.access_token, 4);
+
+    await assertThrottled(await logIn(service, username, password), "900");
+    await assertThrottled(
+      await check(service, tokens.access_token, password),
+      "900",
+    );
+  });
+
+  await t.step(
+    "holds back the 3rd and later failures as login does",
+    async () => {
+      const { tokens } = await signUpAndLogIn(service);
+      const before = service.delays.length;
+
+      await failChecks(tokens.access_token, 5);
+
+      assert.deepEqual(service.delays.slice(before), [250, 500, 1000]);
+    },
+  );
+
+  await t.step(
+    "clears the name's count on the right password, holding nothing back",
+    async () => {
+      const { username, password, tokens } = await signUpAndLogIn(service);
+      await failChecks(tokens.access_token, 4);
+      const before = service.delays.length;
+
+      const response = await check(service, tokens.access_token, password);
+
+      await assertNoContent(response);
+      assert.equal(service.delays.length, before);
+      const store = new Store(service.kv);
+      const key = usernameKey(username);
+      assert.equal(await store.getFailures("username", key), null);
+    },
+  );
+
+  await t.step(
+    "answers 429 to an address that failed too often across names",
+    async () => {
+      const address = "203.0.113.5";
+      for (let i = 0; i < 4; i++) {
+        const { tokens } = await signUpAndLogIn(service);
+        const response = await check(
+          service,
+          tokens.access_token,
+          WRONG,
+          address,
+        );
+        await assertLoginRefused(response);
+      }
+      const { password, tokens } = await signUpAndLogIn(service);
+
+      const response = await check(
+        service,
+        tokens.access_token,
+        password,
+        address,
+      );
+
+      await assertThrottled(response, "900");
+      const elsewhere = await check(
+        service,
+        tokens.access_token,
+        password,
+        "198.51.100.7",
+      );
+      await assertNoContent(elsewhere);
+    },
+  );
+}
+
+Deno.test("POST /password counts, slows and limits wrong current passwords as login does", async (t) => {
+  await throttleSteps(t, (service, token, password, address) =>
+    service.fetch(
+      "/password",
+      json({ current_password: password, new_password: "a new password" }, {
+        token,
+      }),
+      { address },
+    ));
+});
+
+Deno.test("DELETE /me counts, slows and limits wrong passwords as login does", async (t) => {
+  await throttleSteps(t, (service, token, password, address) =>
+    service.fetch(
+      "/me",
+      json({ password }, { token, method: "DELETE" }),
+      { address },
+    ));
 });

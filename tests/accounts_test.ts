@@ -231,7 +231,7 @@ Deno.test("POST /login answers an unknown name 401 again once hashing has recove
     await assertProblem(
       response,
       503,
-      "Too many logins at once, try again shortly",
+      "Too many passwords being hashed, try again shortly",
     );
   });
 

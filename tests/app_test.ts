@@ -86,6 +86,16 @@ const ROUTES: ApiRoute[] = [
       cause: new Error("KV went away"),
     });
   }),
+  route("POST", "/busy", () => {
+    throw new HttpError(503, "Busy, try again shortly", {
+      headers: { "retry-after": "1" },
+    });
+  }),
+  route("POST", "/token-busy", () => {
+    throw new OAuthError("temporarily_unavailable", "Busy", 503, {
+      "retry-after": "1",
+    });
+  }),
   route(
     "GET",
     "/whoami",
@@ -396,6 +406,35 @@ Deno.test("createApp() logs the cause of a server-side HttpError", async () => {
   assert.match(String(errors[0]?.fields.error), /^Error: KV went away\n/);
 });
 
+Deno.test("createApp() logs a deliberate 5xx without a cause only in its request line", async (t) => {
+  await using app = await openApp();
+
+  await t.step("as problem details", async () => {
+    const response = await app.fetch("/busy", { method: "POST" });
+
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get("retry-after"), "1");
+    assert.equal((await response.json()).detail, "Busy, try again shortly");
+  });
+
+  await t.step("as an OAuth error", async () => {
+    const response = await app.fetch("/token-busy", { method: "POST" });
+
+    assert.equal(response.status, 503);
+    assert.equal((await response.json()).error, "temporarily_unavailable");
+  });
+
+  await t.step("with no line but the request lines", () => {
+    assert.deepEqual(
+      app.logger.lines.map(({ level, message }) => ({ level, message })),
+      [
+        { level: "info", message: "request" },
+        { level: "info", message: "request" },
+      ],
+    );
+  });
+});
+
 Deno.test("createApp() logs one line per request without query or credentials", async () => {
   await using app = await openApp();
   const token = await app.tokens.signAccess("alice", "session-1");
@@ -517,18 +556,19 @@ Deno.test("createApp() requires an access token on routes that need one", async 
   );
 });
 
-Deno.test("createApp() answers HEAD with headers and no body", async () => {
+Deno.test("createApp() answers HEAD with the GET answer, for the server to send without its body", async () => {
   await using app = await openApp();
 
   const response = await app.fetch("/ok", { method: "HEAD" });
 
+  // tests/e2e_test.ts checks that the body stays off the wire.
   assert.equal(response.status, 200);
-  assert.equal(response.body, null);
   assert.equal(
     response.headers.get("content-type"),
     "application/json; charset=utf-8",
   );
   assertCommonHeaders(response);
+  assert.deepEqual(await response.json(), { ok: true });
 });
 
 Deno.test("the service's handler answers a signed-up user's /secret through the boundary", async () => {

@@ -224,11 +224,13 @@ async function startFailure(child: DenoProcess): Promise<string> {
   return String(msg);
 }
 
-// A compiled binary words Deno's permission errors for its builder.
+// A compiled binary words Deno's permission errors for its builder, and
+// the service says that the grants are built in.
 function missingGrant(flag: string): RegExp {
   return new RegExp(
     "^Cannot start: a permission is missing: Requires .+, specify the required permissions during compilation using `deno compile " +
-      flag + "`; ",
+      flag +
+      '`; the executable\'s permissions were fixed when it was built: keep PORT, HOSTNAME and KV_PATH within them, or add that flag to the "compile" task in deno.json and build it again$',
   );
 }
 

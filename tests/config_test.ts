@@ -27,6 +27,7 @@ const DEFAULT_CONFIG: Config = {
   loginMaxFailures: 5,
   loginMaxFailuresPerAddress: 50,
   loginWindowMs: 900_000,
+  signupMaxPerAddress: 20,
   allowedOrigins: [],
 };
 
@@ -67,6 +68,7 @@ Deno.test("parseConfig() reads every variable", () => {
     LOGIN_MAX_FAILURES: "7",
     LOGIN_MAX_FAILURES_PER_ADDRESS: "70",
     LOGIN_WINDOW: "1h",
+    SIGNUP_MAX_PER_ADDRESS: "40",
     ALLOWED_ORIGINS: "https://app.example, http://localhost:3000",
   });
 
@@ -86,6 +88,7 @@ Deno.test("parseConfig() reads every variable", () => {
     loginMaxFailures: 7,
     loginMaxFailuresPerAddress: 70,
     loginWindowMs: 3_600_000,
+    signupMaxPerAddress: 40,
     allowedOrigins: ["https://app.example", "http://localhost:3000"],
   });
 });
@@ -177,6 +180,8 @@ Deno.test("parseConfig() refuses a bad value with a ConfigError naming the varia
     ["LOGIN_MAX_FAILURES", "0", number("1 to 1000", "0")],
     ["LOGIN_MAX_FAILURES_PER_ADDRESS", "many", number("1 to 100000", "many")],
     ["LOGIN_WINDOW", "forever", duration("1s", "forever")],
+    ["SIGNUP_MAX_PER_ADDRESS", "0", number("1 to 100000", "0")],
+    ["SIGNUP_MAX_PER_ADDRESS", "lots", number("1 to 100000", "lots")],
     [
       "ALLOWED_ORIGINS",
       "https://app.example/path",

@@ -11,6 +11,7 @@ const SECRET = "Top Secret data only authorized users can access this info";
 
 /** A real server on a free port of 127.0.0.1 and a client for it. */
 interface RunningServer extends AsyncDisposable {
+  port: number;
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
@@ -21,6 +22,7 @@ function serve(handler: Handler): RunningServer {
   );
   const origin = `http://127.0.0.1:${server.addr.port}`;
   return {
+    port: server.addr.port,
     fetch: (path, init) => fetch(new URL(path, origin), init),
     [Symbol.asyncDispose]: () => server.shutdown(),
   };
@@ -181,5 +183,59 @@ Deno.test("A restart on the same KV file keeps accounts, sessions and the genera
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Writes `text` to a new connection and reads until the server closes it. */
+async function exchange(port: number, text: string): Promise<string> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(text));
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(64 * 1024);
+  let answer = "";
+  for (;;) {
+    const n = await conn.read(buffer);
+    if (n === null) return answer + decoder.decode();
+    answer += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+}
+
+Deno.test("HEAD over real HTTP sends the Content-Length of GET and no body", async (t) => {
+  await using service = await openTestService();
+  await using server = serve(service.handler);
+
+  for (
+    const path of [
+      "/notsecret",
+      "/healthz",
+      "/openapi.json",
+      "/docs",
+      "/docs/init.js",
+      "/docs/swagger-ui.css",
+    ]
+  ) {
+    await t.step(`HEAD ${path}`, async () => {
+      const got = await server.fetch(path);
+      const length = (await got.bytes()).length;
+      const head = await server.fetch(path, { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get("content-length"), String(length));
+      assert.equal(
+        head.headers.get("content-type"),
+        got.headers.get("content-type"),
+      );
+      // RFC 9110, section 9.3.2: the answer ends with its header section,
+      // so the next answer on the connection follows at once.
+      const text = await exchange(
+        server.port,
+        `HEAD ${path} HTTP/1.1\r\nhost: x\r\n\r\n` +
+          `OPTIONS ${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`,
+      );
+      assert.match(
+        text,
+        /^HTTP\/1\.1 200 OK\r\n(?:[^\r]+\r\n)+\r\nHTTP\/1\.1 204 /,
+      );
+      assert.ok(text.endsWith("\r\n\r\n"), "the OPTIONS answer has no body");
+    });
   }
 });

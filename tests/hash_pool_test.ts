@@ -4,14 +4,17 @@ import {
   HashQueueFullError,
   HashWorkerError,
 } from "../src/hash_pool.ts";
+import { createLogger } from "../src/log.ts";
 import { createPasswordHasher } from "../src/passwords.ts";
 import { assertOAuthError, assertProblem } from "./_assertions.ts";
 import {
-  createAccount,
+  json,
   logIn,
   openTestService,
   PASSWORD,
   randomUsername,
+  signUp,
+  signUpAndLogIn,
 } from "./_helpers.ts";
 
 const COST = 4;
@@ -261,28 +264,32 @@ Deno.test("HashPool.close() rejects the requests it has not answered", async (t)
   });
 });
 
-Deno.test("POST /login and POST /token answer 503 while the hashing queue is full", async (t) => {
+const BUSY = "Too many passwords being hashed, try again shortly";
+
+Deno.test("Every route that hashes a password answers 503 while the hashing queue is full", async (t) => {
+  const lines: string[] = [];
+  const logger = createLogger({ write: (line) => lines.push(line) });
   using pool = singleWorkerPool(1);
-  await using service = await openTestService({ hasher: pool });
-  const username = randomUsername();
-  await createAccount(service, username);
+  await using service = await openTestService({ hasher: pool, logger });
+  const { username, tokens } = await signUpAndLogIn(service);
+  const withAccess = { token: tokens.access_token };
   // One request the worker never answers and one waiting behind it fill
   // the queue until the pool is closed.
   const held = [outcome(pool.hash(HOLD)), outcome(pool.hash(HOLD))];
   assert.equal(pool.waiting, 1);
+  const before = lines.length;
 
-  await t.step(
-    "POST /login answers 503 problem details with Retry-After",
-    async () => {
-      const response = await logIn(service, username, PASSWORD);
-      await assertProblem(
-        response,
-        503,
-        "Too many logins at once, try again shortly",
-      );
-      assert.equal(response.headers.get("retry-after"), "1");
-    },
-  );
+  await t.step("POST /signup answers 503 with Retry-After", async () => {
+    const response = await signUp(service, randomUsername());
+    await assertProblem(response, 503, BUSY);
+    assert.equal(response.headers.get("retry-after"), "1");
+  });
+
+  await t.step("POST /login answers 503 with Retry-After", async () => {
+    const response = await logIn(service, username, PASSWORD);
+    await assertProblem(response, 503, BUSY);
+    assert.equal(response.headers.get("retry-after"), "1");
+  });
 
   await t.step(
     "POST /token answers temporarily_unavailable with 503 and Retry-After",
@@ -296,15 +303,37 @@ Deno.test("POST /login and POST /token answer 503 while the hashing queue is ful
           password: PASSWORD,
         }),
       });
-      await assertOAuthError(
-        response,
-        "temporarily_unavailable",
-        "Too many logins at once, try again shortly",
-        503,
-      );
+      await assertOAuthError(response, "temporarily_unavailable", BUSY, 503);
       assert.equal(response.headers.get("retry-after"), "1");
     },
   );
+
+  await t.step("POST /password answers 503 with Retry-After", async () => {
+    const body = { current_password: PASSWORD, new_password: "another one!" };
+    const response = await service.fetch(
+      "/password",
+      json(body, withAccess),
+    );
+    await assertProblem(response, 503, BUSY);
+    assert.equal(response.headers.get("retry-after"), "1");
+  });
+
+  await t.step("DELETE /me answers 503 with Retry-After", async () => {
+    const response = await service.fetch(
+      "/me",
+      json({ password: PASSWORD }, { ...withAccess, method: "DELETE" }),
+    );
+    await assertProblem(response, 503, BUSY);
+    assert.equal(response.headers.get("retry-after"), "1");
+  });
+
+  await t.step("logs each only as its request line, without a stack", () => {
+    const logged = lines.slice(before).map((line) => JSON.parse(line));
+    assert.deepEqual(
+      logged.map(({ level, msg, status }) => ({ level, msg, status })),
+      Array(5).fill({ level: "info", msg: "request", status: 503 }),
+    );
+  });
 
   pool.close();
   for (const result of await Promise.all(held)) {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AuthError } from "../src/auth_error.ts";
 import {
   type LoginAttempt,
   LoginThrottle,
@@ -7,7 +8,7 @@ import {
 import { Store } from "../src/store.ts";
 import {
   assertOAuthError,
-  assertProblem,
+  assertThrottled,
   assertTokenPair,
   assertUnauthorized,
 } from "./_assertions.ts";
@@ -82,14 +83,6 @@ async function failLogins(
   for (let i = 0; i < count; i++) {
     await assertLoginFailed(await logIn(service, username, WRONG));
   }
-}
-
-async function assertThrottled(
-  response: Response,
-  retryAfter: string,
-): Promise<void> {
-  await assertProblem(response, 429, "Too many failed logins, try again later");
-  assert.equal(response.headers.get("retry-after"), retryAfter);
 }
 
 /** The same text in full-width letters, which NFKC folds back. */
@@ -202,6 +195,110 @@ Deno.test("POST /login answers 429 once a name has failed too often in the windo
   });
 });
 
+/** The delays the service held answers back by while `run` ran. */
+async function delaysDuring(
+  service: TestService,
+  run: () => Promise<void>,
+): Promise<number[]> {
+  const before = service.delays.length;
+  await run();
+  return service.delays.slice(before);
+}
+
+Deno.test("POST /login holds back each failure for a name from the 3rd on", async (t) => {
+  await using service = await openTestService({
+    config: { loginMaxFailures: 10, loginWindowMs: WINDOW },
+  });
+
+  await t.step(
+    "waits 250 ms at the 3rd failure, doubling up to 2 s",
+    async () => {
+      const username = randomUsername();
+      await signUp(service, username);
+
+      const delays = await delaysDuring(
+        service,
+        () => failLogins(service, username, 8),
+      );
+
+      assert.deepEqual(delays, [250, 500, 1000, 2000, 2000, 2000]);
+    },
+  );
+
+  await t.step("waits the same for a name nobody has", async () => {
+    const username = randomUsername();
+
+    const delays = await delaysDuring(
+      service,
+      () => failLogins(service, username, 8),
+    );
+
+    assert.deepEqual(delays, [250, 500, 1000, 2000, 2000, 2000]);
+  });
+
+  await t.step(
+    "never holds back a success, and starts again from none after it",
+    async () => {
+      const username = randomUsername();
+      await signUp(service, username);
+      await failLogins(service, username, 4);
+
+      const delays = await delaysDuring(service, async () => {
+        await assertTokenPair(await logIn(service, username, PASSWORD));
+        await failLogins(service, username, 2);
+      });
+
+      assert.deepEqual(delays, []);
+    },
+  );
+
+  await t.step("answers 429 at once, without waiting", async () => {
+    const username = randomUsername();
+    await failLogins(service, username, 10);
+
+    const delays = await delaysDuring(service, async () => {
+      await assertThrottled(await logIn(service, username, WRONG), "900");
+    });
+
+    assert.deepEqual(delays, []);
+  });
+
+  await t.step(
+    "slows a name by its own failures, not its address's",
+    async () => {
+      const address = "203.0.113.5";
+
+      const delays = await delaysDuring(service, async () => {
+        for (let i = 0; i < 6; i++) {
+          const response = await logIn(
+            service,
+            randomUsername(),
+            WRONG,
+            address,
+          );
+          await assertLoginFailed(response);
+        }
+      });
+
+      assert.deepEqual(delays, []);
+    },
+  );
+
+  await t.step("waits at most a tenth of a short window", async () => {
+    await using brief = await openTestService({
+      config: { loginMaxFailures: 10, loginWindowMs: 5_000 },
+    });
+    const username = randomUsername();
+
+    const delays = await delaysDuring(
+      brief,
+      () => failLogins(brief, username, 5),
+    );
+
+    assert.deepEqual(delays, [250, 500, 500]);
+  });
+});
+
 Deno.test("POST /login lets no more guesses through than the limit when they race", async () => {
   await using service = await openTestService();
   const username = randomUsername();
@@ -287,6 +384,23 @@ Deno.test("POST /token answers temporarily_unavailable 429 to a throttled passwo
     },
   );
 
+  await t.step(
+    "holds back the 3rd and later failed password grants as POST /login does",
+    async () => {
+      const username = randomUsername();
+
+      const delays = await delaysDuring(service, async () => {
+        for (let i = 0; i < 5; i++) {
+          const response = await tokenGrant(service, username, WRONG);
+          assert.equal(response.status, 400);
+          await response.body?.cancel();
+        }
+      });
+
+      assert.deepEqual(delays, [250, 500, 1000]);
+    },
+  );
+
   await t.step("shares one count with POST /login", async () => {
     const username = randomUsername();
     await signUp(service, username);
@@ -308,22 +422,28 @@ async function openThrottle(
   const kv = await Deno.openKv(":memory:");
   const store = new Store(kv);
   const clock = new FakeClock();
+  const waits: number[] = [];
   const throttle = new LoginThrottle({
     store,
     clock,
     windowMs: MINUTE,
+    wait: (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    },
     ...limits,
   });
   return {
     throttle,
     store,
     clock,
+    waits,
     [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
   };
 }
 
 async function assertRefused(
-  check: Promise<void>,
+  check: Promise<unknown>,
   retryAfter: number,
 ): Promise<void> {
   await assert.rejects(check, (error) => {
@@ -491,4 +611,63 @@ Deno.test("LoginThrottle.release() takes an attempt back from both counts", asyn
     1,
   );
   assert.equal((await store.getFailures("address", attempt.address))?.count, 1);
+});
+
+Deno.test("LoginThrottle.guard() keeps only wrong credentials counted", async (t) => {
+  await using env = await openThrottle({
+    maxFailures: 5,
+    maxFailuresPerAddress: 100,
+  });
+  const { throttle, store, waits } = env;
+  const attempt = { userKey: randomUsername(), address: "203.0.113.5" };
+  const wrong = () =>
+    Promise.reject(new AuthError("invalid_credentials", "Wrong password"));
+
+  await t.step(
+    "keeps a wrong password counted, waiting from the 3rd on",
+    async () => {
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(throttle.guard(attempt, wrong), {
+          code: "invalid_credentials",
+        });
+      }
+
+      assert.equal(
+        (await store.getFailures("username", attempt.userKey))?.count,
+        3,
+      );
+      assert.deepEqual(waits, [250]);
+    },
+  );
+
+  await t.step(
+    "takes back a failure of another kind, waiting nothing",
+    async () => {
+      const broken = () => Promise.reject(new Error("Store is down"));
+
+      await assert.rejects(throttle.guard(attempt, broken), {
+        message: "Store is down",
+      });
+
+      assert.equal(
+        (await store.getFailures("username", attempt.userKey))?.count,
+        3,
+      );
+      assert.equal(
+        (await store.getFailures("address", "203.0.113.5"))?.count,
+        3,
+      );
+      assert.deepEqual(waits, [250]);
+    },
+  );
+
+  await t.step(
+    "answers the check's result and forgets the name's failures",
+    async () => {
+      assert.equal(await throttle.guard(attempt, () => Promise.resolve(7)), 7);
+
+      assert.equal(await store.getFailures("username", attempt.userKey), null);
+      assert.deepEqual(waits, [250]);
+    },
+  );
 });

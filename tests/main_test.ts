@@ -322,6 +322,31 @@ Deno.test("main.ts serves signup, login and /secret under the declared permissio
   );
 });
 
+Deno.test(
+  "main.ts runs its hashing workers below the serving thread's priority",
+  {
+    ignore: Deno.build.os !== "linux",
+  },
+  async () => {
+    await using child = startService();
+    await addressOf(child);
+
+    // Deno reads /proc only with every permission, so ps reads it for us.
+    const ps = await new Deno.Command("ps", {
+      args: ["-L", "-o", "ni=,comm=", "-p", String(child.pid)],
+      stdout: "piped",
+    }).output();
+    const threads = new TextDecoder().decode(ps.stdout).trim().split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .map(([nice, name]) => ({ nice: Number(nice), name }));
+
+    const workers = threads.filter(({ name }) => name?.startsWith("worker-"));
+    assert.deepEqual(workers.map(({ nice }) => nice), [10, 10]);
+    assert.equal(threads[0]?.nice, 0);
+    await stopCleanly(child);
+  },
+);
+
 Deno.test("main.ts exits 1 naming the flag when a permission is missing", async (t) => {
   const cases: [string, Record<string, string>, string][] = [
     ["a port outside the grant", {}, "--allow-net"],
@@ -384,6 +409,7 @@ Deno.test("the declared permission set denies everything the service does not ne
     "write a temporary file": "denied",
     "env PORT": "allowed",
     "read ./src/passwords.ts": "allowed",
+    "sys setPriority": "allowed",
     "write in ./data": "allowed",
   });
 });

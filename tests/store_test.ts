@@ -430,6 +430,35 @@ Deno.test("Store.clearFailures() forgets one key's failures only", async () => {
   });
 });
 
+Deno.test("Store.reserveSignup() counts an address's signups apart from its failed logins", async (t) => {
+  await using store = await openStore();
+  const address = "203.0.113.5";
+  const options = { now: NOW, windowMs: HOUR, limit: 2 };
+
+  await t.step("counts up to the limit, then refuses", async () => {
+    assert.deepEqual(await store.reserveSignup(address, options), {
+      ok: true,
+      count: { count: 1, resetAt: NOW + HOUR },
+    });
+    await store.reserveSignup(address, options);
+
+    assert.deepEqual(await store.reserveSignup(address, options), {
+      ok: false,
+      count: { count: 2, resetAt: NOW + HOUR },
+    });
+    assert.equal(await store.getFailures("address", address), null);
+  });
+
+  await t.step("takes one back with releaseSignup()", async () => {
+    await store.releaseSignup(address, { now: NOW });
+
+    assert.deepEqual(await store.getSignups(address), {
+      count: 1,
+      resetAt: NOW + HOUR,
+    });
+  });
+});
+
 Deno.test("Store.getSetting() answers null for a setting never stored", async () => {
   await using store = await openStore();
 
