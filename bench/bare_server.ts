@@ -2,12 +2,15 @@
  * The baselines of the HTTP benchmark: Deno's own server answering a
  * constant, the most any handler on this runtime and machine could do;
  * with `headers`, the same constant with the response headers the service
- * must send on every answer, the most any handler that sends them could do.
+ * must send on every answer, the most any handler that sends them could do;
+ * with `contract`, also reading what every request of the HTTP contract
+ * needs read (the request id and the path) and a fresh request id, the
+ * most any handler that keeps the contract could do.
  *
  * @module
  */
 const port = Number(Deno.args[0] ?? 0);
-const withHeaders = Deno.args[1] === "headers";
+const mode = Deno.args[1] ?? "plain";
 const BODY = JSON.stringify("ok");
 const CONTENT_TYPE: [string, string] = [
   "content-type",
@@ -35,7 +38,22 @@ function headed(): Response {
   return response;
 }
 
+function contract(request: Request): Response {
+  const given = request.headers.get("x-request-id");
+  const path = new URL(request.url).pathname;
+  if (!path.startsWith("/")) return new Response(null, { status: 404 });
+  const response = headed();
+  response.headers.set("x-request-id", given ?? crypto.randomUUID());
+  return response;
+}
+
+const HANDLERS: Record<string, Deno.ServeHandler> = {
+  plain,
+  headers: headed,
+  contract,
+};
+
 Deno.serve(
   { hostname: "127.0.0.1", port, onListen: () => {} },
-  withHeaders ? headed : plain,
+  HANDLERS[mode] ?? plain,
 );

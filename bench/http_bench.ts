@@ -18,7 +18,7 @@ const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 const LOGIN_USERS = 8;
 const HASH_WORKERS = Deno.env.get("HASH_WORKERS");
 // The start task's V8 flags, unless a run tries others.
-const V8_FLAGS = Deno.env.get("BENCH_V8_FLAGS") ?? "--optimize-for-size";
+const V8_FLAGS = Deno.env.get("BENCH_V8_FLAGS") ?? "--max-semi-space-size=2";
 const CONNECTIONS = 16;
 const LOGIN_CONNECTIONS = 4;
 const COST = 12;
@@ -236,7 +236,9 @@ function row(cells: string[]): string {
   return `| ${cells.join(" | ")} |`;
 }
 
-function startBare(mode: "plain" | "headers"): { url: string; pid: number } {
+function startBare(
+  mode: "plain" | "headers" | "contract",
+): { url: string; pid: number } {
   const port = freePort();
   const child = spawn([
     "run",
@@ -285,6 +287,7 @@ async function main(): Promise<void> {
 
   const bare = startBare("plain");
   const bareHeaders = startBare("headers");
+  const bareContract = startBare("contract");
   const servicePort = freePort();
   // The same flags as `deno task start`, but the port.
   const service = spawn([
@@ -307,6 +310,7 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${servicePort}`;
   await waitUntilUp(bare.url);
   await waitUntilUp(bareHeaders.url);
+  await waitUntilUp(bareContract.url);
   await waitUntilUp(`${base}/healthz`);
 
   log(`Signing up ${LOGIN_USERS} users`);
@@ -338,22 +342,22 @@ async function main(): Promise<void> {
 
   log("Warming up");
   const warm = { connections: CONNECTIONS, seconds: 1 };
-  for (const url of [bare.url, bareHeaders.url, `${base}/notsecret`]) {
+  const bareUrls = [bare.url, bareHeaders.url, bareContract.url];
+  for (const url of [...bareUrls, `${base}/notsecret`]) {
     await wrk({ url }, warm);
   }
   await wrk(secretTarget, warm);
 
   log(`Measuring: ${ROUNDS} alternating rounds of ${SECONDS} s per figure`);
-  const [bareGet, bareHeadersGet, notsecret] = await alternate([
-    { url: bare.url },
-    { url: bareHeaders.url },
-    { url: `${base}/notsecret` },
-  ], run);
-  const [barePostResult, bareHeadersPost, secret] = await alternate([
-    barePost(bare.url),
-    barePost(bareHeaders.url),
-    secretTarget,
-  ], run);
+  const [bareGet, bareHeadersGet, bareContractGet, notsecret] = await alternate(
+    [
+      ...bareUrls.map((url) => ({ url })),
+      { url: `${base}/notsecret` },
+    ],
+    run,
+  );
+  const [barePostResult, bareHeadersPost, bareContractPost, secret] =
+    await alternate([...bareUrls.map(barePost), secretTarget], run);
   log("Measuring POST /login at full speed");
   const [logins] = await alternate([loginTarget], loginRun);
 
@@ -372,7 +376,15 @@ async function main(): Promise<void> {
   const serviceMemory = await peakMemoryMb(service.pid);
   const bareMemory = await peakMemoryMb(bare.pid);
   const loginCeiling = CORES / (hashMs / 1000);
-  const all = [bareGet, bareHeadersGet, notsecret, barePostResult, secret];
+  const all = [
+    bareGet,
+    bareHeadersGet,
+    bareContractGet,
+    notsecret,
+    barePostResult,
+    bareContractPost,
+    secret,
+  ];
   const results = all.filter((result): result is WrkResult => !!result);
   if (results.length !== all.length || !logins) {
     throw new Error("A measurement is missing");
@@ -397,6 +409,11 @@ async function main(): Promise<void> {
       b(notsecret).rps,
     ),
     ratioRow(
+      "GET /notsecret req/s vs bare keeping the contract",
+      b(bareContractGet).rps,
+      b(notsecret).rps,
+    ),
+    ratioRow(
       "GET /notsecret p99 ms vs bare",
       b(bareGet).p99,
       b(notsecret).p99,
@@ -414,6 +431,11 @@ async function main(): Promise<void> {
     ratioRow(
       "POST /secret req/s vs bare with the service's headers",
       b(bareHeadersPost).rps,
+      b(secret).rps,
+    ),
+    ratioRow(
+      "POST /secret req/s vs bare keeping the contract",
+      b(bareContractPost).rps,
       b(secret).rps,
     ),
     ratioRow(

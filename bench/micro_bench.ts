@@ -16,8 +16,28 @@ Deno.bench("tokens: sign an access token", { group: "tokens" }, async () => {
   await tokens.signAccess("alice", "session");
 });
 
-Deno.bench("tokens: verify an access token", { group: "tokens" }, async () => {
+// Tokens no check has seen, so each one costs the full HMAC check.
+const uncached = await createTokens(secret, {
+  clock,
+  accessTtlMs: 1_800_000,
+  cacheSize: 1,
+});
+const fresh = await Promise.all(
+  Array.from({ length: 1000 }, () => uncached.signAccess("alice", "session")),
+);
+let turn = 0;
+
+Deno.bench("tokens: verify an access token seen before", {
+  group: "tokens",
+}, async () => {
   await tokens.verifyAccess(access);
+});
+
+Deno.bench("tokens: verify an access token for the first time", {
+  group: "tokens",
+}, async () => {
+  turn = (turn + 1) % fresh.length;
+  await uncached.verifyAccess(fresh[turn] as string);
 });
 
 const PATHS = [
