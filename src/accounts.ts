@@ -216,6 +216,7 @@ export class Accounts {
         updatedAt: clock.now(),
       };
       if (await store.updateUser(key, entry.versionstamp, user, others)) {
+        this.#options.sessions.ended(others);
         return;
       }
     }
@@ -245,7 +246,9 @@ export class Accounts {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const entry = await this.#accountOf(claims);
       await this.#requirePassword(entry, password);
+      const ids = await this.#options.store.listSessionIds(key);
       if (await this.#options.store.deleteUser(key, entry.versionstamp)) {
+        this.#options.sessions.ended(ids);
         return;
       }
     }

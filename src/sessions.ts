@@ -6,6 +6,7 @@
  */
 import { AuthError } from "./auth_error.ts";
 import type { Clock } from "./clock.ts";
+import { RecentSessions } from "./recent_sessions.ts";
 import type { SessionRecord, Store, UserRecord } from "./store.ts";
 import { TokenError } from "./tokens.ts";
 import type { AccessClaims, Tokens } from "./tokens.ts";
@@ -30,6 +31,11 @@ export interface SessionsOptions {
   refreshTtlMs: number;
   /** How long a just-rotated refresh token may still be presented. */
   reuseIntervalMs: number;
+  /**
+   * How long a session seen alive in the store is trusted without reading
+   * it again, on routes that do not ask for a live session; 1 s by default.
+   */
+  sessionCheckIntervalMs?: number;
 }
 
 /** Options for {@linkcode Sessions.start}. */
@@ -42,9 +48,15 @@ export interface StartSessionOptions {
 
 /** Options for {@linkcode Sessions.authenticate}. */
 export interface AuthenticateOptions {
-  /** Also require that the token's session has not ended. */
+  /**
+   * Read the session from the store whatever was seen of it lately, for
+   * routes that act on the account.
+   */
   liveSession?: boolean;
 }
+
+/** How long a session seen alive is trusted, unless configured. */
+export const SESSION_CHECK_INTERVAL_MS = 1000;
 
 // Optimistic writes that lose a race re-read and try again this often.
 const MAX_ATTEMPTS = 5;
@@ -52,9 +64,14 @@ const MAX_ATTEMPTS = 5;
 /** Starts, refreshes and ends sessions. */
 export class Sessions {
   readonly #options: SessionsOptions;
+  readonly #recent: RecentSessions;
 
   constructor(options: SessionsOptions) {
     this.#options = options;
+    this.#recent = new RecentSessions({
+      clock: options.clock,
+      freshForMs: options.sessionCheckIntervalMs ?? SESSION_CHECK_INTERVAL_MS,
+    });
   }
 
   /**
@@ -124,6 +141,7 @@ export class Sessions {
       }
       if (claims.gen < session.generation) {
         await store.deleteSession(session.userKey, session.id);
+        this.#recent.sawEnd(session.id);
         throw new AuthError("refresh_reused", "Refresh token was reused");
       }
       throw new AuthError("refresh_invalid", "Refresh token is unknown");
@@ -132,7 +150,9 @@ export class Sessions {
   }
 
   /**
-   * Checks an access token and returns its claims.
+   * Checks an access token and that its session has not ended, and
+   * returns its claims. The session is read from the store unless it was
+   * seen alive within the check interval and `liveSession` is not asked.
    *
    * @throws {AuthError} `access_expired` or `access_invalid`.
    */
@@ -144,30 +164,43 @@ export class Sessions {
       .catch((error) => {
         throw accessError(error);
       });
-    if (options.liveSession) {
+    if (options.liveSession || !this.#recent.isFresh(claims.sid)) {
       const entry = await this.#options.store.getSession(claims.sid);
       if (entry?.value.userKey !== usernameKey(claims.sub)) {
+        this.#recent.sawEnd(claims.sid);
         throw new AuthError("access_invalid", "Session has ended");
       }
+      this.#recent.sawAlive(claims.sid);
     }
     return claims;
   }
 
   /**
-   * The claims of an access token verified before and not yet expired, at
-   * once; `undefined` when {@linkcode Sessions.authenticate} must decide.
-   * It does not look at the session.
+   * The claims of an access token verified before, not yet expired, whose
+   * session was seen alive within the check interval, at once; otherwise
+   * `undefined`, and {@linkcode Sessions.authenticate} must decide.
    */
   recall(accessToken: string): AccessClaims | undefined {
-    return this.#options.tokens.recallAccess(accessToken);
+    const claims = this.#options.tokens.recallAccess(accessToken);
+    return claims && this.#recent.isFresh(claims.sid) ? claims : undefined;
   }
 
-  /** Ends a session; its refresh tokens stop working. */
+  /** Ends a session; its tokens stop working. */
   async end(claims: AccessClaims): Promise<void> {
     await this.#options.store.deleteSession(
       usernameKey(claims.sub),
       claims.sid,
     );
+    this.#recent.sawEnd(claims.sid);
+  }
+
+  /**
+   * Notes sessions that ended in the store by other means (a password
+   * change, a deleted account), so this instance refuses their tokens at
+   * once rather than after the check interval.
+   */
+  ended(ids: readonly string[]): void {
+    for (const id of ids) this.#recent.sawEnd(id);
   }
 
   #nextToken(session: SessionRecord, now: number): SessionRecord {

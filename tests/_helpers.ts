@@ -251,11 +251,19 @@ export async function signUpWithTwoSessions(service: TestService): Promise<{
   return { ...user, other };
 }
 
-/** Asserts that a session has ended: neither of its tokens works. */
+/**
+ * Asserts that a session has ended: neither of its tokens works, on the
+ * account routes or on `/secret`.
+ */
 export async function assertSessionOver(
   service: TestService,
   tokens: TokenPairBody,
 ): Promise<void> {
+  // /secret first: /me reads the session, which would tell /secret too.
+  await assertTokenRefused(
+    await service.fetch("/secret", bearer(tokens.access_token, "POST")),
+    "Invalid token",
+  );
   await assertTokenRefused(
     await refresh(service, tokens.refresh_token),
     "Invalid refresh token",

@@ -435,9 +435,26 @@ Deno.test("createApp() logs a deliberate 5xx without a cause only in its request
   });
 });
 
+/** Makes an account and a session in the store, for the session's token. */
+async function liveAccessToken(app: TestApp, username: string) {
+  const key = username.toLowerCase();
+  await app.store.createUser(key, {
+    username,
+    passwordHash: "x",
+    createdAt: 0,
+    updatedAt: 0,
+  });
+  const entry = await app.store.getUser(key);
+  assert.ok(entry);
+  const pair = await app.sessions.start(username, {
+    userVersion: entry.versionstamp,
+  });
+  return pair.accessToken;
+}
+
 Deno.test("createApp() logs one line per request without query or credentials", async () => {
   await using app = await openApp();
-  const token = await app.tokens.signAccess("alice", "session-1");
+  const token = await liveAccessToken(app, "alice");
 
   const response = await app.fetch("/whoami?token=secret-query", {
     headers: { authorization: `Bearer ${token}`, "x-request-id": "req-1" },
@@ -481,7 +498,7 @@ Deno.test("createApp() requires an access token on routes that need one", async 
   );
 
   await t.step("a valid one: the handler sees its claims", async () => {
-    const token = await app.tokens.signAccess("alice", "session-1");
+    const token = await liveAccessToken(app, "alice");
 
     const response = await app.fetch("/whoami", bearer(token));
 
@@ -519,6 +536,18 @@ Deno.test("createApp() requires an access token on routes that need one", async 
     assert.equal(response.status, 401);
     assert.equal((await response.json()).detail, "Invalid token");
   });
+
+  await t.step(
+    "an access route refuses a signed token of no session",
+    async () => {
+      const token = await app.tokens.signAccess("alice", "no-such-session");
+
+      const response = await app.fetch("/whoami", bearer(token));
+
+      assert.equal(response.status, 401);
+      assert.equal((await response.json()).detail, "Invalid token");
+    },
+  );
 
   await t.step(
     "a session route refuses a token whose session ended",

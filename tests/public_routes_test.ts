@@ -1,6 +1,22 @@
 import assert from "node:assert/strict";
-import { assertProblem, assertUnauthorized, JSON_TYPE } from "./_assertions.ts";
-import { bearer, openTestService, signUpAndLogIn } from "./_helpers.ts";
+import {
+  assertProblem,
+  assertTokenPair,
+  assertTokenRefused,
+  assertUnauthorized,
+  JSON_TYPE,
+} from "./_assertions.ts";
+import {
+  bearer,
+  json,
+  logIn,
+  openTestService,
+  PASSWORD,
+  refresh,
+  signUpAndLogIn,
+  type TestService,
+  type TokenPairBody,
+} from "./_helpers.ts";
 
 const SECRET = "Top Secret data only authorized users can access this info";
 
@@ -78,6 +94,89 @@ Deno.test("GET and POST /secret answer holders of an access token only", async (
     ]);
   });
 });
+
+Deno.test("POST /secret refuses the access token of a session that has ended", async (t) => {
+  await using service = await openTestService();
+
+  // Each case uses the token on /secret first, so that its checks are
+  // remembered, then ends the session another way.
+  async function warmedUp(): Promise<TokenPairBody & { username: string }> {
+    const { username, tokens } = await signUpAndLogIn(service);
+    await assertSecret(service, tokens.access_token);
+    return { ...tokens, username };
+  }
+
+  await t.step("after POST /logout", async () => {
+    const tokens = await warmedUp();
+    const logout = await service.fetch(
+      "/logout",
+      bearer(tokens.access_token, "POST"),
+    );
+    assert.equal(logout.status, 204);
+
+    await assertTokenRefused(await secret(service, tokens), "Invalid token");
+  });
+
+  await t.step("after a password change in another session", async () => {
+    const tokens = await warmedUp();
+    const other = await assertTokenPair(
+      await logIn(service, tokens.username, PASSWORD),
+    );
+    const change = await service.fetch(
+      "/password",
+      json(
+        { current_password: PASSWORD, new_password: "a new password" },
+        { token: other.access_token },
+      ),
+    );
+    assert.equal(change.status, 204);
+
+    await assertTokenRefused(await secret(service, tokens), "Invalid token");
+    await assertSecret(service, other.access_token);
+  });
+
+  await t.step("after DELETE /me", async () => {
+    const tokens = await warmedUp();
+    const deletion = await service.fetch(
+      "/me",
+      json({ password: PASSWORD }, {
+        method: "DELETE",
+        token: tokens.access_token,
+      }),
+    );
+    assert.equal(deletion.status, 204);
+
+    await assertTokenRefused(await secret(service, tokens), "Invalid token");
+  });
+
+  await t.step("after a rotated refresh token was reused", async () => {
+    const tokens = await warmedUp();
+    await assertTokenPair(await refresh(service, tokens.refresh_token));
+    service.clock.advance(service.config.refreshReuseIntervalMs);
+    await assertTokenRefused(
+      await refresh(service, tokens.refresh_token),
+      "Refresh token reused",
+    );
+
+    await assertTokenRefused(await secret(service, tokens), "Invalid token");
+  });
+});
+
+async function secret(
+  service: TestService,
+  tokens: TokenPairBody,
+): Promise<Response> {
+  return await service.fetch("/secret", bearer(tokens.access_token, "POST"));
+}
+
+async function assertSecret(
+  service: TestService,
+  accessToken: string,
+): Promise<void> {
+  const response = await service.fetch("/secret", bearer(accessToken, "POST"));
+  assert.equal(response.status, 200);
+  assert.equal(await response.json(), SECRET);
+}
 
 Deno.test("GET /notsecret answers anyone", async (t) => {
   await using service = await openTestService();

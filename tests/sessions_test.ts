@@ -16,6 +16,9 @@ import {
   type TestService,
   type TokenPairBody,
 } from "./_helpers.ts";
+import { SESSION_CHECK_INTERVAL_MS, Sessions } from "../src/sessions.ts";
+import { Store } from "../src/store.ts";
+import { createTokens } from "../src/tokens.ts";
 
 const START = Date.UTC(2026, 0, 1);
 
@@ -254,5 +257,71 @@ Deno.test("Concurrent refreshes of one token all succeed and leave one current t
     assert.notEqual(token, tokens.refresh_token);
     assert.equal(jwtClaims(token).gen, 1);
     await rotate(service, token);
+  });
+});
+
+Deno.test("Sessions.authenticate() on another instance refuses an ended session within the check interval", async (t) => {
+  await using kv = await Deno.openKv(":memory:");
+  const clock = new FakeClock(START);
+  const store = new Store(kv);
+  const secret = new TextEncoder().encode(
+    "a-shared-secret-of-32-bytes-or-more",
+  );
+  const instance = async () =>
+    new Sessions({
+      store,
+      tokens: await createTokens(secret, { clock, accessTtlMs: 600_000 }),
+      clock,
+      accessTtlMs: 600_000,
+      refreshTtlMs: 3_600_000,
+      reuseIntervalMs: 10_000,
+    });
+  const [here, there] = [await instance(), await instance()];
+  await store.createUser("alice", {
+    username: "alice",
+    passwordHash: "x",
+    createdAt: START,
+    updatedAt: START,
+  });
+  const user = await store.getUser("alice");
+  assert.ok(user);
+  const pair = await here.start("alice", { userVersion: user.versionstamp });
+  const claims = await there.authenticate(pair.accessToken);
+
+  await here.end(claims);
+
+  await t.step("the instance that ended it refuses at once", async () => {
+    assert.equal(here.recall(pair.accessToken), undefined);
+    await assert.rejects(here.authenticate(pair.accessToken), {
+      code: "access_invalid",
+    });
+  });
+
+  await t.step("the other trusts what it saw until the interval ends", () => {
+    clock.advance(SESSION_CHECK_INTERVAL_MS - 1);
+
+    assert.equal(there.recall(pair.accessToken)?.sub, "alice");
+  });
+
+  await t.step("then reads the store and refuses", async () => {
+    clock.advance(1);
+
+    assert.equal(there.recall(pair.accessToken), undefined);
+    await assert.rejects(there.authenticate(pair.accessToken), {
+      code: "access_invalid",
+    });
+  });
+
+  await t.step("a live-session check never trusts what it saw", async () => {
+    const fresh = await here.start("alice", {
+      userVersion: user.versionstamp,
+    });
+    const seen = await there.authenticate(fresh.accessToken);
+    await here.end(seen);
+
+    await assert.rejects(
+      there.authenticate(fresh.accessToken, { liveSession: true }),
+      { code: "access_invalid" },
+    );
   });
 });
