@@ -105,7 +105,7 @@ export class Sessions {
     if (!saved) {
       throw new AuthError("account_changed", "Cannot log in: account changed");
     }
-    return await this.#pair(username, session);
+    return await this.#pair(username, session, now);
   }
 
   /**
@@ -133,11 +133,11 @@ export class Sessions {
           sessionVersion: entry.versionstamp,
           expireInMs: next.expiresAt - now,
         });
-        if (saved) return await this.#pair(claims.sub, next);
+        if (saved) return await this.#pair(claims.sub, next, now);
         continue;
       }
       if (this.#inGracePeriod(session, claims.gen, now)) {
-        return await this.#pair(claims.sub, session);
+        return await this.#pair(claims.sub, session, now);
       }
       if (claims.gen < session.generation) {
         await store.deleteSession(session.userKey, session.id);
@@ -223,8 +223,14 @@ export class Sessions {
       now - session.rotatedAt < this.#options.reuseIntervalMs;
   }
 
-  async #pair(username: string, session: SessionRecord): Promise<TokenPair> {
-    const { tokens, clock, accessTtlMs } = this.#options;
+  // `now` is when the session was read or made: counting from a later
+  // moment would shorten the lifetime told by a second now and then.
+  async #pair(
+    username: string,
+    session: SessionRecord,
+    now: number,
+  ): Promise<TokenPair> {
+    const { tokens, accessTtlMs } = this.#options;
     const refreshToken = await tokens.signRefresh({
       sub: username,
       sid: session.id,
@@ -233,7 +239,7 @@ export class Sessions {
       iat: session.issuedAt / 1000,
       exp: session.expiresAt / 1000,
     });
-    const remainingMs = session.expiresAt - clock.now();
+    const remainingMs = session.expiresAt - now;
     return {
       accessToken: await tokens.signAccess(username, session.id),
       refreshToken,

@@ -325,3 +325,38 @@ Deno.test("Sessions.authenticate() on another instance refuses an ended session 
     );
   });
 });
+
+Deno.test("Sessions.start() tells the whole refresh lifetime even as a second turns", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  // Every read of this clock is a millisecond later, starting just before
+  // a whole second.
+  let now = START + 999;
+  const clock = { now: () => now++ };
+  const store = new Store(kv);
+  const secret = new TextEncoder().encode(
+    "a-shared-secret-of-32-bytes-or-more",
+  );
+  const sessions = new Sessions({
+    store,
+    tokens: await createTokens(secret, { clock, accessTtlMs: 1_800_000 }),
+    clock,
+    accessTtlMs: 1_800_000,
+    refreshTtlMs: 36_000_000,
+    reuseIntervalMs: 10_000,
+  });
+  await store.createUser("alice", {
+    username: "alice",
+    passwordHash: "x",
+    createdAt: START,
+    updatedAt: START,
+  });
+  const user = await store.getUser("alice");
+  assert.ok(user);
+
+  const pair = await sessions.start("alice", {
+    userVersion: user.versionstamp,
+  });
+
+  assert.equal(pair.refreshExpiresIn, 36_000);
+  assert.equal(pair.expiresIn, 1_800);
+});
