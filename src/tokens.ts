@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { errors, jwtVerify, SignJWT } from "jose";
+import { base64url, errors, jwtVerify, SignJWT } from "jose";
 import type { Clock } from "./clock.ts";
 
 /** The one algorithm tokens are signed and accepted with. */
@@ -114,6 +114,9 @@ export async function createTokens(
   }
 
   async function verify(token: string, use: TokenUse) {
+    if (!isCanonical(token)) {
+      throw new TokenError("invalid", "Token is malformed");
+    }
     try {
       const { payload } = await jwtVerify(token, key, {
         algorithms: [ALGORITHM],
@@ -162,6 +165,22 @@ export async function createTokens(
       return { ...claimsOf(payload), gen: payload.gen as number };
     },
   };
+}
+
+// Base64url leaves spare bits in a part's last character, and decoders
+// ignore them and a stray "=": one token could then be written several
+// ways. Only the one way we write it is accepted (RFC 7515 section 2).
+function isCanonical(token: string): boolean {
+  const parts = token.split(".");
+  if (parts.length !== 3) return false;
+  return parts.every((part) => {
+    if (!/^[A-Za-z0-9_-]+$/.test(part)) return false;
+    try {
+      return base64url.encode(base64url.decode(part)) === part;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function claimsOf(payload: Record<string, unknown>): AccessClaims {
