@@ -125,7 +125,7 @@ export class Accounts {
     password: string,
     options: ClientOptions = {},
   ): Promise<TokenPair> {
-    const attempt = { userKey: usernameKey(username), ...options };
+    const attempt = { userKey: attemptKey(username), ...options };
     return await this.#options.throttle.guard(
       attempt,
       () => this.#logIn(username, password),
@@ -185,7 +185,7 @@ export class Accounts {
    * to guess the password.
    *
    * @throws {AuthError} `invalid_credentials` if the current password is
-   * wrong.
+   * wrong, `account_changed` if the account changed meanwhile.
    * @throws {ThrottledError} if the name or address failed too often.
    */
   async changePassword(
@@ -203,31 +203,32 @@ export class Accounts {
     claims: AccessClaims,
     passwords: { current: string; next: string },
   ): Promise<void> {
-    const { store, hasher, clock } = this.#options;
+    const { store, hasher, clock, sessions } = this.#options;
     const key = usernameKey(claims.sub);
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const entry = await this.#accountOf(claims);
-      await this.#requirePassword(entry, passwords.current);
+    let passwordHash: string | undefined;
+    await this.#writeChecked(claims, passwords.current, async (entry) => {
+      passwordHash ??= await hasher.hash(passwords.next);
       const others = (await store.listSessionIds(key))
         .filter((id) => id !== claims.sid);
       const user: UserRecord = {
         ...entry.value,
-        passwordHash: await hasher.hash(passwords.next),
+        passwordHash,
         updatedAt: clock.now(),
       };
-      if (await store.updateUser(key, entry.versionstamp, user, others)) {
-        this.#options.sessions.ended(others);
-        return;
+      if (!await store.updateUser(key, entry.versionstamp, user, others)) {
+        return false;
       }
-    }
-    throw new AuthError("account_changed", "Cannot change password: raced");
+      sessions.ended(others);
+      return true;
+    });
   }
 
   /**
    * Deletes the account and every session of it, after checking the
    * password, which is counted and limited as a login is.
    *
-   * @throws {AuthError} `invalid_credentials` if the password is wrong.
+   * @throws {AuthError} `invalid_credentials` if the password is wrong,
+   * `account_changed` if the account changed meanwhile.
    * @throws {ThrottledError} if the name or address failed too often.
    */
   async deleteAccount(
@@ -242,17 +243,51 @@ export class Accounts {
   }
 
   async #deleteAccount(claims: AccessClaims, password: string): Promise<void> {
+    const { store, sessions } = this.#options;
     const key = usernameKey(claims.sub);
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const entry = await this.#accountOf(claims);
-      await this.#requirePassword(entry, password);
-      const ids = await this.#options.store.listSessionIds(key);
-      if (await this.#options.store.deleteUser(key, entry.versionstamp)) {
-        this.#options.sessions.ended(ids);
-        return;
-      }
+    await this.#writeChecked(claims, password, async (entry) => {
+      const ids = await store.listSessionIds(key);
+      if (!await store.deleteUser(key, entry.versionstamp)) return false;
+      sessions.ended(ids);
+      return true;
+    });
+  }
+
+  /**
+   * Checks the password of the account a token names, then runs `write`
+   * on the account as read, which answers `false` if the account changed
+   * meanwhile; then reads it again and retries.
+   */
+  async #writeChecked(
+    claims: AccessClaims,
+    password: string,
+    write: (entry: Versioned<UserRecord>) => Promise<boolean>,
+  ): Promise<void> {
+    let entry = await this.#accountOf(claims);
+    await this.#requirePassword(entry, password);
+    for (let attempt = 1;; attempt++) {
+      if (await write(entry)) return;
+      if (attempt >= MAX_ATTEMPTS) throw accountChanged();
+      entry = await this.#recheckAccount(claims, password, entry);
     }
-    throw new AuthError("account_changed", "Cannot delete account: raced");
+  }
+
+  // A login that moved the record left its hash alone: the check made
+  // still holds, and bcrypt need not run again. A new hash (another
+  // password change, a cost upgrade) is checked anew; the password was
+  // right when checked, so if it no longer matches, the account changed
+  // under the request: a race to answer as one, not a wrong password to
+  // count and slow down.
+  async #recheckAccount(
+    claims: AccessClaims,
+    password: string,
+    checked: Versioned<UserRecord>,
+  ): Promise<Versioned<UserRecord>> {
+    const fresh = await this.#accountOf(claims);
+    const hash = fresh.value.passwordHash;
+    if (hash === checked.value.passwordHash) return fresh;
+    if (await this.#options.hasher.verify(password, hash)) return fresh;
+    throw accountChanged();
   }
 
   async #accountOf(claims: AccessClaims): Promise<Versioned<UserRecord>> {
@@ -319,4 +354,16 @@ function hasCode(error: unknown, code: AuthErrorCode): boolean {
 
 function invalidCredentials(): AuthError {
   return new AuthError("invalid_credentials", "Wrong username or password");
+}
+
+function accountChanged(): AuthError {
+  return new AuthError("account_changed", "Cannot write account: it changed");
+}
+
+// A name signup would refuse can have no account, so it gets no count of
+// its own, only its address's: its text may not even fit in a store key
+// (NFKC makes some single characters 18).
+function attemptKey(username: string): string | undefined {
+  if (usernameProblem(username) !== undefined) return undefined;
+  return usernameKey(username);
 }

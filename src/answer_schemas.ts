@@ -67,6 +67,7 @@ export const OAUTH_ERROR = z.object({
     "invalid_grant",
     "unsupported_grant_type",
     "temporarily_unavailable",
+    "server_error",
   ]),
   error_description: z.string(),
 }).register(ANSWER_SCHEMAS, { id: "OAuthError" });

@@ -133,7 +133,10 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
     body: TOKEN_BODY,
     responses: {
       200: "Token pair",
-      400: "OAuth 2.0 error, the body's faults included",
+      400: "OAuth 2.0 error: invalid_request, invalid_grant or " +
+        "unsupported_grant_type",
+      413: "Body too large",
+      415: "Neither form-encoded nor JSON",
       429: "Too many failed logins",
       503: "Too many passwords being hashed at once",
     },
@@ -191,23 +194,46 @@ async function grant(
   );
 }
 
+// The body faults that keep their own status here as on every route
+// (API.md, "Limits on input"): too large, of another type, too slow. They
+// concern the HTTP message, not the grant it carries.
+const BODY_STATUSES = new Set([408, 413, 415]);
+
 // RFC 6749 section 5.2: bad credentials and bad refresh tokens are both
-// `invalid_grant`; any malformed request (too large, of another type,
-// repeated parameters, too slow) is a 400 `invalid_request`.
-function toOAuthError(error: unknown): unknown {
+// `invalid_grant`; any other malformed request (unreadable, not JSON,
+// mistyped fields, repeated parameters) is a 400 `invalid_request`. Every
+// error at this endpoint comes in its form, a fault of the service's own
+// included, and the fault still reaches the log as its cause.
+function toOAuthError(error: unknown): OAuthError {
   if (error instanceof OAuthError) return error;
   const http = toHttpError(error);
-  if (!(http instanceof HttpError)) return error;
+  if (!(http instanceof HttpError)) return serverError(error);
+  const { status, headers } = http;
   const detail = oauthDescription(http.detail);
-  if (http.status === 401 || http.status === 409) {
+  if (status === 401 || status === 409) {
     return new OAuthError("invalid_grant", detail);
   }
-  if (http.status === 429 || http.status === 503) {
-    const { status, headers } = http;
-    return new OAuthError("temporarily_unavailable", detail, status, headers);
+  if (status === 429 || status === 503) {
+    return new OAuthError("temporarily_unavailable", detail, {
+      status,
+      headers,
+    });
   }
-  if (http.status >= 500) return http;
+  if (BODY_STATUSES.has(status)) {
+    return new OAuthError("invalid_request", detail, { status, headers });
+  }
+  if (status >= 500) {
+    const cause = http.cause;
+    return new OAuthError("server_error", detail, { status, headers, cause });
+  }
   return new OAuthError("invalid_request", detail);
+}
+
+function serverError(cause: unknown): OAuthError {
+  return new OAuthError("server_error", "Internal server error", {
+    status: 500,
+    cause,
+  });
 }
 
 // RFC 6749 section 5.2 allows printable ASCII but '"' and '\' in

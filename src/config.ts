@@ -114,9 +114,17 @@ function isOrigin(text: string): boolean {
   }
 }
 
-/** One hashing worker per CPU, as bcrypt is all CPU. */
-function defaultHashWorkers(): number {
-  return Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1);
+/** The most hashing workers the configuration accepts. */
+const MAX_HASH_WORKERS = 64;
+
+/**
+ * One hashing worker per CPU, as bcrypt is all CPU, but never more than
+ * may be configured: a large machine must still start with the default.
+ */
+export function defaultHashWorkers(
+  cpus = globalThis.navigator?.hardwareConcurrency ?? 1,
+): number {
+  return Math.min(MAX_HASH_WORKERS, Math.max(1, cpus));
 }
 
 function duration(fallback: string, min: number) {
@@ -182,7 +190,7 @@ const ENV_SCHEMA = z.object({
   BCRYPT_COST: integer(DEFAULTS.bcryptCost, 4, 31),
   PASSWORD_MIN_LENGTH: integer(DEFAULTS.passwordMinLength, 8, 72),
   REFRESH_REUSE_INTERVAL: duration(DEFAULTS.refreshReuseInterval, 0),
-  HASH_WORKERS: integer(defaultHashWorkers(), 0, 64),
+  HASH_WORKERS: integer(defaultHashWorkers(), 0, MAX_HASH_WORKERS),
   HASH_QUEUE_LIMIT: integer(DEFAULTS.hashQueueLimit, 1, 100_000),
   LOGIN_MAX_FAILURES: integer(DEFAULTS.loginMaxFailures, 1, 1000),
   LOGIN_MAX_FAILURES_PER_ADDRESS: integer(

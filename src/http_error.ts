@@ -45,9 +45,27 @@ export class HttpError extends Error {
   }
 }
 
+/** Options for {@linkcode OAuthError}. */
+export interface OAuthErrorOptions {
+  /**
+   * The HTTP status.
+   * @default {400}
+   */
+  status?: number;
+  /** Headers to send with the answer, such as `Retry-After`. */
+  headers?: HeadersInit | undefined;
+  /** The underlying error, kept for the log only. */
+  cause?: unknown;
+}
+
 /**
  * An error at the OAuth 2.0 token endpoint, answered in the form RFC 6749
  * section 5.2 prescribes rather than as problem details.
+ *
+ * @example Usage
+ * ```ts
+ * throw new OAuthError("invalid_request", "Too large", { status: 413 });
+ * ```
  */
 export class OAuthError extends HttpError {
   /** The RFC 6749 error code, such as `invalid_grant`. */
@@ -56,10 +74,10 @@ export class OAuthError extends HttpError {
   constructor(
     error: string,
     description: string,
-    status = 400,
-    headers?: HeadersInit,
+    options: OAuthErrorOptions = {},
   ) {
-    super(status, description, headers ? { headers } : {});
+    const { status = 400, headers, cause } = options;
+    super(status, description, { headers, cause });
     this.name = "OAuthError";
     this.error = error;
   }

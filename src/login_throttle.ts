@@ -35,9 +35,13 @@ export interface LoginThrottleOptions {
   wait?: ((ms: number) => Promise<void>) | undefined;
 }
 
-/** Who is logging in: the normalised username and, if known, the address. */
+/**
+ * Who is logging in: the normalised username and, if known, the address.
+ * An attempt without a username key is counted against its address only.
+ */
 export interface LoginAttempt {
-  userKey: string;
+  /** The normalised username; none for a name no account can have. */
+  userKey?: string | undefined;
   address?: string | undefined;
 }
 
@@ -101,7 +105,7 @@ export class LoginThrottle {
    * at its limit.
    *
    * @returns how many attempts the username has counted in its window,
-   * this one included.
+   * this one included; 0 for an attempt without one.
    * @throws {ThrottledError} with the seconds until the window ends.
    */
   async reserve(attempt: LoginAttempt): Promise<number> {
@@ -133,7 +137,9 @@ export class LoginThrottle {
   async release(attempt: LoginAttempt): Promise<void> {
     const { store, clock } = this.#options;
     const now = clock.now();
-    await store.releaseFailure("username", attempt.userKey, { now });
+    if (attempt.userKey) {
+      await store.releaseFailure("username", attempt.userKey, { now });
+    }
     if (attempt.address) {
       await store.releaseFailure("address", attempt.address, { now });
     }
@@ -142,7 +148,7 @@ export class LoginThrottle {
   /** Forgets the username's failures and takes back the address's count. */
   async succeed(attempt: LoginAttempt): Promise<void> {
     const { store, clock } = this.#options;
-    await store.clearFailures("username", attempt.userKey);
+    if (attempt.userKey) await store.clearFailures("username", attempt.userKey);
     if (attempt.address) {
       const now = clock.now();
       await store.releaseFailure("address", attempt.address, { now });
@@ -150,9 +156,10 @@ export class LoginThrottle {
   }
 
   #keys(attempt: LoginAttempt): [FailureScope, string, number][] {
-    const keys: [FailureScope, string, number][] = [
-      ["username", attempt.userKey, this.#options.maxFailures],
-    ];
+    const keys: [FailureScope, string, number][] = [];
+    if (attempt.userKey) {
+      keys.push(["username", attempt.userKey, this.#options.maxFailures]);
+    }
     if (attempt.address) {
       const limit = this.#options.maxFailuresPerAddress;
       keys.push(["address", attempt.address, limit]);

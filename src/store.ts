@@ -69,28 +69,82 @@ export interface Versioned<T> {
 // revoking many sessions at once is split into batches.
 const MAX_MUTATIONS = 1000;
 
+/**
+ * The most bytes of UTF-8 that the text in a key may take. Deno KV throws
+ * for a key over 2048 bytes in all; the longest key here holds one such
+ * text beside a prefix and a UUID, well within that. The longest username
+ * makes a text of 320 bytes (64 characters that case mapping turns into
+ * two each, of 3 and 2 bytes).
+ */
+export const MAX_KEY_TEXT_BYTES = 1024;
+
+/** Why a text cannot be part of a key: `key_too_large` or `key_ill_formed`. */
+export type StoreKeyErrorCode = "key_too_large" | "key_ill_formed";
+
+/**
+ * A key that Deno KV could not keep as it was given, refused before KV is
+ * asked. The store's callers make sure no request can cause one; it is a
+ * fault of theirs, never an answer to a client.
+ */
+export class StoreKeyError extends Error {
+  readonly code: StoreKeyErrorCode;
+
+  constructor(code: StoreKeyErrorCode, message: string) {
+    super(message);
+    this.name = "StoreKeyError";
+    this.code = code;
+  }
+}
+
+const UTF8 = new TextEncoder();
+
+// A lone surrogate would be stored as U+FFFD, which is another text's
+// key: "a\ud800" and "a\ufffd" would share one record.
+function keyText(text: string): string {
+  // A UTF-16 code unit takes at most 3 bytes of UTF-8: a short text need
+  // not be encoded to be measured.
+  const maybeLong = text.length * 3 > MAX_KEY_TEXT_BYTES;
+  if (maybeLong && UTF8.encode(text).length > MAX_KEY_TEXT_BYTES) {
+    throw new StoreKeyError(
+      "key_too_large",
+      `Cannot make a store key: its text is over ${MAX_KEY_TEXT_BYTES} bytes of UTF-8`,
+    );
+  }
+  if (!text.isWellFormed()) {
+    throw new StoreKeyError(
+      "key_ill_formed",
+      "Cannot make a store key: its text has a lone surrogate",
+    );
+  }
+  return text;
+}
+
 function userKey(key: string): Deno.KvKey {
-  return ["users", key];
+  return ["users", keyText(key)];
 }
 
 function sessionKey(id: string): Deno.KvKey {
-  return ["sessions", id];
+  return ["sessions", keyText(id)];
+}
+
+function userSessionsPrefix(key: string): Deno.KvKey {
+  return ["sessions_by_user", keyText(key)];
 }
 
 function userSessionKey(key: string, id: string): Deno.KvKey {
-  return ["sessions_by_user", key, id];
+  return [...userSessionsPrefix(key), keyText(id)];
 }
 
 function failureKey(scope: FailureScope, key: string): Deno.KvKey {
-  return ["login_failures", scope, key];
+  return ["login_failures", scope, keyText(key)];
 }
 
 function signupKey(address: string): Deno.KvKey {
-  return ["signups_by_address", address];
+  return ["signups_by_address", keyText(address)];
 }
 
 function settingKey(name: string): Deno.KvKey {
-  return ["settings", name];
+  return ["settings", keyText(name)];
 }
 
 /** Options for {@linkcode Store.saveSession}. */
@@ -105,7 +159,11 @@ export interface SaveSessionOptions {
   expireInMs: number;
 }
 
-/** Users, sessions and settings on one Deno KV database. */
+/**
+ * Users, sessions and settings on one Deno KV database. Every method that
+ * takes a text to key a record by refuses, with {@linkcode StoreKeyError},
+ * one over {@linkcode MAX_KEY_TEXT_BYTES} bytes or with a lone surrogate.
+ */
 export class Store {
   readonly #kv: Deno.Kv;
 
@@ -188,7 +246,7 @@ export class Store {
   /** The ids of every session of a user. */
   async listSessionIds(key: string): Promise<string[]> {
     const ids: string[] = [];
-    const entries = this.#kv.list({ prefix: ["sessions_by_user", key] });
+    const entries = this.#kv.list({ prefix: userSessionsPrefix(key) });
     for await (const entry of entries) ids.push(String(entry.key[2]));
     return ids;
   }
@@ -284,21 +342,21 @@ export class Store {
    * and the count are one atomic step, so racing attempts cannot pass the
    * limit together.
    */
-  reserveFailure(
+  async reserveFailure(
     scope: FailureScope,
     key: string,
     options: ReserveOptions,
   ): Promise<Reservation> {
-    return this.#reserve(failureKey(scope, key), options);
+    return await this.#reserve(failureKey(scope, key), options);
   }
 
   /** Takes back one counted failure, as for an attempt that succeeded. */
-  releaseFailure(
+  async releaseFailure(
     scope: FailureScope,
     key: string,
     options: { now: number },
   ): Promise<void> {
-    return this.#release(failureKey(scope, key), options.now);
+    await this.#release(failureKey(scope, key), options.now);
   }
 
   /** The signups counted for a client address, if any. */
@@ -311,16 +369,19 @@ export class Store {
    * counted in the running window, in one atomic step as
    * {@linkcode Store.reserveFailure} does.
    */
-  reserveSignup(
+  async reserveSignup(
     address: string,
     options: ReserveOptions,
   ): Promise<Reservation> {
-    return this.#reserve(signupKey(address), options);
+    return await this.#reserve(signupKey(address), options);
   }
 
   /** Takes back one counted signup, as for one the service could not do. */
-  releaseSignup(address: string, options: { now: number }): Promise<void> {
-    return this.#release(signupKey(address), options.now);
+  async releaseSignup(
+    address: string,
+    options: { now: number },
+  ): Promise<void> {
+    await this.#release(signupKey(address), options.now);
   }
 
   async #reserve(

@@ -19,6 +19,16 @@ const FORBIDDEN = new RegExp(
   "u",
 );
 
+// Unassigned code points have no NFKC mapping yet: a later Unicode version
+// may give them one and so move the account to another key. Private-use
+// characters mean whatever a font says. Both are judged by the Unicode
+// version of the runtime's own tables.
+const UNSTABLE = /[\p{Cn}\p{Co}]/u;
+
+// A combining mark is drawn on whatever comes before it, so at the start of
+// a name it would sit on the text the name is shown after.
+const LEADING_MARK = /^\p{M}/u;
+
 /** The message for text with a lone UTF-16 surrogate. */
 export const ILL_FORMED_MESSAGE =
   "must be well-formed Unicode (no lone surrogates)";
@@ -63,6 +73,12 @@ export function usernameProblem(username: string): string | undefined {
   }
   if (FORBIDDEN.test(normalized)) {
     return "must not contain white space, control or invisible characters";
+  }
+  if (UNSTABLE.test(normalized)) {
+    return "must not contain unassigned or private-use characters";
+  }
+  if (LEADING_MARK.test(normalized)) {
+    return "must not start with a combining mark";
   }
   return undefined;
 }

@@ -65,6 +65,44 @@ export function countingHasher(cost = 4): CountingHasher {
   };
 }
 
+/** A password hasher that can hold a number of checks back together. */
+export interface GatheringHasher extends PasswordHasher {
+  /**
+   * Makes the next `count` password checks answer only once all of them
+   * have run, so that as many requests read an account before any of them
+   * goes on to write it.
+   */
+  gather(count: number): void;
+}
+
+/** `inner` (bcrypt at cost 4 unless given) with {@linkcode GatheringHasher.gather}. */
+export function gatheringHasher(
+  inner: PasswordHasher = createPasswordHasher({ cost: 4 }),
+): GatheringHasher {
+  let group: (() => void)[] | undefined;
+  let size = 0;
+  return {
+    hash: (password) => inner.hash(password),
+    async verify(password, hash) {
+      const matches = await inner.verify(password, hash);
+      const waiting = group;
+      if (!waiting) return matches;
+      // The last to arrive closes the group: checks after it, such as a
+      // recheck once a write lost, are not held.
+      if (waiting.length + 1 === size) group = undefined;
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length === size) waiting.forEach((wake) => wake());
+      });
+      return matches;
+    },
+    gather(count) {
+      group = [];
+      size = count;
+    },
+  };
+}
+
 /** The configuration tests run with: a fixed secret and a cheap hash. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {

@@ -23,10 +23,10 @@ export interface Lab {
   main: TestService;
   /** A service whose hashing queue is full. */
   busy: TestService;
-  /** A service where another login rewrites the account during a check. */
+  /** A service where another request changes the account during a check. */
   raced: TestService;
-  /** Starts or stops the racing login on `raced`. */
-  race(login: (() => Promise<void>) | undefined): void;
+  /** Starts or stops the racing request on `raced`. */
+  race(request: (() => Promise<void>) | undefined): void;
   /** Runs `fn` while `busy` hashes as usual, to make an account there. */
   whileIdle<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -58,7 +58,7 @@ export function busyHasher(): BusyHasher {
  */
 export function racingHasher(): {
   hasher: PasswordHasher;
-  race(login: (() => Promise<void>) | undefined): void;
+  race(request: (() => Promise<void>) | undefined): void;
 } {
   const bcrypt = createPasswordHasher({ cost: 4 });
   let current: (() => Promise<void>) | undefined;
@@ -136,26 +136,69 @@ async function throttled(
   throw new Error(`Not answered 429 after ${tries} requests`);
 }
 
-// Logs the user in again, which rewrites the account record.
-function logInAgain(
+/** A race that runs `fn` the first time only. */
+export function once(fn: () => Promise<void>): () => Promise<void> {
+  let done = false;
+  return async () => {
+    if (done) return;
+    done = true;
+    await fn();
+  };
+}
+
+/**
+ * A race that logs `username` in again, which rewrites the account record
+ * but leaves its password hash as it was.
+ */
+export function logInAgain(
   service: TestService,
   username: string,
+  password = PASSWORD,
 ): () => Promise<void> {
   return async () => {
     const response = await service.fetch(
       "/login",
-      json({ username, password: PASSWORD }),
+      json({ username, password }),
     );
     await response.body?.cancel();
   };
 }
 
+/**
+ * A race that changes the password of `username` to `next` once, from a
+ * session of its own, so the hash moves under the check it runs after.
+ * Being another session's change, it also ends the session raced.
+ */
+export async function passwordChangeElsewhere(
+  service: TestService,
+  username: string,
+  options: { password?: string; next: string },
+): Promise<() => Promise<void>> {
+  const current = options.password ?? PASSWORD;
+  const login = await service.fetch(
+    "/login",
+    json({ username, password: current }),
+  );
+  if (login.status !== 200) throw new Error(`Login: ${login.status}`);
+  const token = (await login.json()).access_token;
+  const body = { current_password: current, new_password: options.next };
+  return once(async () => {
+    const response = await service.fetch("/password", json(body, { token }));
+    if (response.status !== 204) {
+      throw new Error(`Password change elsewhere: ${response.status}`);
+    }
+  });
+}
+
+// The password changes elsewhere while the request checks it, so that
+// the check it made no longer holds.
 async function racing(
   lab: Lab,
   send: (token: string) => Promise<Response>,
 ): Promise<Response> {
   const { username, tokens } = await signUpAndLogIn(lab.raced, PASSWORD);
-  lab.race(logInAgain(lab.raced, username));
+  const next = "changed elsewhere";
+  lab.race(await passwordChangeElsewhere(lab.raced, username, { next }));
   try {
     return await send(tokens.access_token);
   } finally {
@@ -166,7 +209,7 @@ async function racing(
 // A body that never arrives. The routes give a body BODY_TIMEOUT_MS to
 // arrive; rather than wait that long, timers of that length run at once
 // while the request is answered.
-async function stalled(
+export async function stalled(
   send: (body: ReadableStream<Uint8Array>) => Promise<Response>,
 ): Promise<Response> {
   const realSetTimeout = globalThis.setTimeout;
@@ -295,6 +338,16 @@ const TOKEN: Record<string, Exercise> = {
   },
   "POST /token 400": ({ main }) =>
     main.fetch("/token", form({ grant_type: "client_credentials" })),
+  "POST /token 413": ({ main }) => {
+    const fields = { grant_type: "password", pad: "x".repeat(20 * 1024) };
+    return main.fetch("/token", form(fields));
+  },
+  "POST /token 415": ({ main }) =>
+    main.fetch("/token", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "grant_type=password",
+    }),
   "POST /token 429": ({ main }) => {
     const username = randomUsername();
     const fields = { grant_type: "password", username, password: "wrong" };

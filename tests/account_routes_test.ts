@@ -13,6 +13,7 @@ import {
   assertSessionOver,
   bearer,
   countingHasher,
+  gatheringHasher,
   json,
   logIn,
   openTestService,
@@ -23,6 +24,12 @@ import {
   type TestService,
   type TokenPairBody,
 } from "./_helpers.ts";
+import {
+  logInAgain,
+  once,
+  passwordChangeElsewhere,
+  racingHasher,
+} from "./_openapi_cases.ts";
 import { Store } from "../src/store.ts";
 import { usernameKey } from "../src/username.ts";
 
@@ -478,4 +485,256 @@ Deno.test("DELETE /me counts, slows and limits wrong passwords as login does", a
       json({ password }, { token, method: "DELETE" }),
       { address },
     ));
+});
+
+const ADDRESS = "203.0.113.5";
+
+/** The failed password checks counted for `address`, or 0. */
+async function addressFailures(service: TestService): Promise<number> {
+  const counted = await new Store(service.kv).getFailures("address", ADDRESS);
+  return counted?.count ?? 0;
+}
+
+/** Asserts the 409 of a write that lost a race to another change. */
+async function assertAccountChanged(response: Response): Promise<void> {
+  await assertProblem(response, 409, "Account changed meanwhile, try again");
+}
+
+/** Sends a request while `race` runs after each password check. */
+async function whileRacing(
+  racing: ReturnType<typeof racingHasher>,
+  race: () => Promise<void>,
+  send: () => Promise<Response>,
+): Promise<Response> {
+  racing.race(race);
+  try {
+    return await send();
+  } finally {
+    racing.race(undefined);
+  }
+}
+
+/** Asserts that the password of `username` is `current`, not `old`. */
+async function assertPassword(
+  service: TestService,
+  username: string,
+  passwords: { current: string; old: string },
+): Promise<void> {
+  await assertLoginRefused(await logIn(service, username, passwords.old));
+  await assertTokenPair(await logIn(service, username, passwords.current));
+}
+
+Deno.test("POST /password answers 409, not 401, when the account changes during its check", async (t) => {
+  const racing = racingHasher();
+  const gathering = gatheringHasher(racing.hasher);
+  await using service = await openTestService({ hasher: gathering });
+
+  function change(
+    token: string,
+    current: string,
+    next: string,
+  ): Promise<Response> {
+    const body = { current_password: current, new_password: next };
+    return service.fetch("/password", json(body, { token }), {
+      address: ADDRESS,
+    });
+  }
+
+  await t.step(
+    "answers five changes at once one 204 and four 409, counting none",
+    async () => {
+      const { username, password, tokens } = await signUpAndLogIn(service);
+      const nexts = [1, 2, 3, 4, 5].map((i) => `new password ${i}`);
+      gathering.gather(5);
+
+      const responses = await Promise.all(
+        nexts.map((next) => change(tokens.access_token, password, next)),
+      );
+
+      const statuses = responses.map((response) => response.status);
+      assert.deepEqual(statuses.filter((status) => status !== 409), [204]);
+      for (const response of responses) {
+        if (response.status === 204) await assertNoContent(response);
+        else await assertAccountChanged(response);
+      }
+      assert.equal(await addressFailures(service), 0);
+      assert.deepEqual(service.delays, []);
+      const current = nexts[statuses.indexOf(204)] ?? "";
+      await assertPassword(service, username, { current, old: password });
+    },
+  );
+
+  await t.step(
+    "still answers a wrong password among them 401 and counts it",
+    async () => {
+      const { password, tokens } = await signUpAndLogIn(service);
+      const tries = [password, password, WRONG, password];
+      gathering.gather(tries.length);
+
+      const responses = await Promise.all(
+        tries.map((current) =>
+          change(tokens.access_token, current, "a new password")
+        ),
+      );
+
+      const wrong = responses[2];
+      assert.ok(wrong);
+      await assertLoginRefused(wrong);
+      const others = responses.filter((response) => response !== wrong);
+      assert.deepEqual(
+        others.map((response) => response.status).sort((a, b) => a - b),
+        [204, 409, 409],
+      );
+      await Promise.all(others.map((response) => response.body?.cancel()));
+      assert.equal(await addressFailures(service), 1);
+    },
+  );
+
+  await t.step(
+    "answers 409 to a change overtaken by one from another session",
+    async () => {
+      const { username, password, tokens } = await signUpAndLogIn(service);
+      const next = "changed elsewhere";
+      const failures = await addressFailures(service);
+      const race = await passwordChangeElsewhere(service, username, {
+        password,
+        next,
+      });
+
+      const response = await whileRacing(
+        racing,
+        race,
+        () => change(tokens.access_token, password, "mine, not theirs"),
+      );
+
+      await assertAccountChanged(response);
+      assert.equal(await addressFailures(service), failures);
+      await assertPassword(service, username, {
+        current: next,
+        old: "mine, not theirs",
+      });
+    },
+  );
+
+  await t.step(
+    "answers 204 when only a login rewrote the account meanwhile",
+    async () => {
+      const { username, password, tokens } = await signUpAndLogIn(service);
+      const race = logInAgain(service, username, password);
+
+      const response = await whileRacing(
+        racing,
+        race,
+        () => change(tokens.access_token, password, "mine now"),
+      );
+
+      await assertNoContent(response);
+      await assertPassword(service, username, {
+        current: "mine now",
+        old: password,
+      });
+    },
+  );
+});
+
+Deno.test("POST /password goes on when a login upgraded the hash during its check", async () => {
+  const racing = racingHasher();
+  await using cheap = await openTestService({
+    hasher: racing.hasher,
+    config: { bcryptCost: 4 },
+  });
+  // The same store under a higher cost, as after raising BCRYPT_COST; it
+  // shares the KV, so only `cheap` closes it.
+  const costly = await openTestService({
+    kv: cheap.kv,
+    clock: cheap.clock,
+    config: { bcryptCost: 5 },
+  });
+  const { username, password, tokens } = await signUpAndLogIn(cheap);
+  const body = { current_password: password, new_password: "upgraded" };
+
+  const response = await whileRacing(
+    racing,
+    once(logInAgain(costly, username, password)),
+    () => cheap.fetch("/password", json(body, { token: tokens.access_token })),
+  );
+
+  await assertNoContent(response);
+  await assertPassword(cheap, username, { current: "upgraded", old: password });
+});
+
+Deno.test("DELETE /me answers 409, not 401, when the account changes during its check", async (t) => {
+  const racing = racingHasher();
+  const gathering = gatheringHasher(racing.hasher);
+  await using service = await openTestService({ hasher: gathering });
+
+  function remove(token: string, password: string): Promise<Response> {
+    return service.fetch(
+      "/me",
+      json({ password }, { token, method: "DELETE" }),
+      { address: ADDRESS },
+    );
+  }
+
+  await t.step(
+    "answers 409 to a deletion overtaken by a password change, and keeps the account",
+    async () => {
+      const { username, password, tokens } = await signUpAndLogIn(service);
+      const next = "changed elsewhere";
+      const race = await passwordChangeElsewhere(service, username, {
+        password,
+        next,
+      });
+
+      const response = await whileRacing(
+        racing,
+        race,
+        () => remove(tokens.access_token, password),
+      );
+
+      await assertAccountChanged(response);
+      assert.equal(await addressFailures(service), 0);
+      assert.deepEqual(service.delays, []);
+      await assertPassword(service, username, { current: next, old: password });
+    },
+  );
+
+  await t.step(
+    "answers 204 when only a login rewrote the account meanwhile",
+    async () => {
+      const { username, password, tokens } = await signUpAndLogIn(service);
+      const race = logInAgain(service, username, password);
+
+      const response = await whileRacing(
+        racing,
+        race,
+        () => remove(tokens.access_token, password),
+      );
+
+      await assertNoContent(response);
+      await assertLoginRefused(await logIn(service, username, password));
+    },
+  );
+
+  await t.step(
+    "answers five deletions at once one 204 and four 401 Invalid token, counting none",
+    async () => {
+      const { username, password, tokens } = await signUpAndLogIn(service);
+      const failures = await addressFailures(service);
+      gathering.gather(5);
+
+      const responses = await Promise.all(
+        [1, 2, 3, 4, 5].map(() => remove(tokens.access_token, password)),
+      );
+
+      const statuses = responses.map((response) => response.status);
+      assert.deepEqual(statuses.filter((status) => status !== 401), [204]);
+      for (const response of responses) {
+        if (response.status === 204) await assertNoContent(response);
+        else await assertTokenRefused(response, "Invalid token");
+      }
+      assert.equal(await addressFailures(service), failures);
+      await assertLoginRefused(await logIn(service, username, password));
+    },
+  );
 });

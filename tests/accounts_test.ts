@@ -9,6 +9,7 @@ import {
 import {
   bearer,
   countingHasher,
+  gatheringHasher,
   json,
   logIn,
   openTestService,
@@ -199,6 +200,16 @@ Deno.test("POST /login spends one bcrypt verify at the configured cost whether o
     assert.deepEqual(await verifiedCosts("no such name", "a password"), [5]);
   });
 
+  await t.step("a name NFKC makes 1,260 characters long", async () => {
+    const name = "\ufdfa".repeat(70);
+    assert.deepEqual(await verifiedCosts(name, "a password"), [5]);
+  });
+
+  await t.step("a name of 2,040 characters", async () => {
+    const name = "a".repeat(2040);
+    assert.deepEqual(await verifiedCosts(name, "a password"), [5]);
+  });
+
   await t.step("an unknown name with a password over 72 bytes", async () => {
     const password = "p".repeat(100);
     assert.deepEqual(await verifiedCosts(randomUsername(), password), [5]);
@@ -244,29 +255,12 @@ Deno.test("POST /login answers an unknown name 401 again once hashing has recove
 
 Deno.test("POST /login checks the password once per login, even when logins of one account race", async () => {
   const counting = countingHasher();
-  // The first five checks answer together, so all five logins read the
-  // account before any of them writes it.
-  let waiting: (() => void)[] | undefined;
-  await using service = await openTestService({
-    hasher: {
-      hash: counting.hash,
-      async verify(password, hash) {
-        const result = await counting.verify(password, hash);
-        if (waiting) {
-          const arrived = waiting;
-          await new Promise<void>((resolve) => {
-            arrived.push(resolve);
-            if (arrived.length === 5) arrived.forEach((wake) => wake());
-          });
-          if (arrived.length >= 5) waiting = undefined;
-        }
-        return result;
-      },
-    },
-  });
+  const hasher = gatheringHasher(counting);
+  await using service = await openTestService({ hasher });
   const { username, password } = await signUpAndLogIn(service);
   const before = counting.verified.length;
-  waiting = [];
+  // All five logins read the account before any of them writes it.
+  hasher.gather(5);
 
   const responses = await Promise.all(
     Array.from({ length: 5 }, () => logIn(service, username, password)),

@@ -79,7 +79,7 @@ const ROUTES: ApiRoute[] = [
     throw new OAuthError("invalid_grant", "Invalid username or password");
   }),
   route("POST", "/token-too-large", () => {
-    throw new OAuthError("invalid_request", "Too large", 413);
+    throw new OAuthError("invalid_request", "Too large", { status: 413 });
   }),
   route("GET", "/unavailable", () => {
     throw new HttpError(503, "Store unavailable", {
@@ -92,8 +92,9 @@ const ROUTES: ApiRoute[] = [
     });
   }),
   route("POST", "/token-busy", () => {
-    throw new OAuthError("temporarily_unavailable", "Busy", 503, {
-      "retry-after": "1",
+    throw new OAuthError("temporarily_unavailable", "Busy", {
+      status: 503,
+      headers: { "retry-after": "1" },
     });
   }),
   route(

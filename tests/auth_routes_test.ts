@@ -24,9 +24,14 @@ import {
   signUpAndLogIn,
   type TestService,
 } from "./_helpers.ts";
+import { stalled } from "./_openapi_cases.ts";
 
 const FORM = "application/x-www-form-urlencoded";
 const ILL_FORMED = "must be well-formed Unicode (no lone surrogates)";
+
+// Names no account can have, too long for a store key as they come: NFKC
+// makes each U+FDFA 18 characters, so the first is 1,260 characters long.
+const OVERLONG_NAMES = ["\ufdfa".repeat(70), "a".repeat(2040)];
 
 /** Request options for a body of any content type. */
 function raw(body: BodyInit, type?: string): RequestInit {
@@ -305,6 +310,31 @@ Deno.test("POST /signup creates an account or says why not", async (t) => {
     },
   );
 
+  await t.step(
+    "answers 422 for a name NFKC or its own length makes far too long",
+    async () => {
+      for (const username of OVERLONG_NAMES) {
+        await assertInvalidFields(await signUp(service, username), [
+          { field: "username", message: "must be at most 64 characters" },
+        ]);
+      }
+    },
+  );
+
+  await t.step(
+    "accepts 64 characters that each grow to two in the stored key",
+    async () => {
+      // Upper- then lower-casing turns U+1F88 into U+1F00 U+03B9, 5 bytes
+      // of UTF-8: no character makes more, so no valid name a longer key.
+      const username = "\u1f88".repeat(64);
+      assert.equal(
+        await createdName(await signUp(service, username)),
+        username,
+      );
+      await assertTokenPair(await logIn(service, username, PASSWORD));
+    },
+  );
+
   await t.step("answers 422 for an empty name", async () => {
     await assertInvalidFields(await signUp(service, ""), [
       { field: "username", message: "must not be empty" },
@@ -416,6 +446,25 @@ Deno.test("POST /login hands out a token pair for the right password only", asyn
       await createAccount(service, `${base}\ufffd`);
       for (const name of [`${base}\ud800`, `${base}\udfff`]) {
         await assertLoginRefused(await logIn(service, name, PASSWORD));
+      }
+    },
+  );
+
+  await t.step(
+    "answers a name too long to be anyone's as an unknown name, byte for byte",
+    async () => {
+      for (const name of OVERLONG_NAMES) {
+        const unknown = await logIn(service, randomUsername(), PASSWORD);
+        const long = await logIn(service, name, PASSWORD);
+        await assertLoginRefused(long.clone());
+        assert.deepEqual(
+          headersBut(long, "x-request-id"),
+          headersBut(unknown, "x-request-id"),
+        );
+        assert.deepEqual(
+          new Uint8Array(await long.arrayBuffer()),
+          new Uint8Array(await unknown.arrayBuffer()),
+        );
       }
     },
   );
@@ -702,17 +751,55 @@ Deno.test("POST /token grants tokens and fails in the OAuth 2.0 error form", asy
   );
 
   await t.step(
-    "answers 400 invalid_request for a body too large or of another type",
+    "answers 413 invalid_request for a body over 16 KiB, form or JSON",
     async () => {
-      // RFC 6749 section 5.2: every malformed request is a 400.
-      const otherType = `Request body must be application/json or ${FORM}`;
-      await assertInvalidRequests([
-        [
-          form(passwordGrant(username, "p".repeat(16 * 1024))),
+      const grant = passwordGrant(username, "p".repeat(16 * 1024));
+      for (const type of [FORM, "application/json"]) {
+        await assertOAuthError(
+          await token(grant, type),
+          "invalid_request",
           "Request body is larger than 16 KiB",
-        ],
-        [raw("grant_type=password", "text/plain"), otherType],
-        [raw("grant_type=password"), otherType],
+          413,
+        );
+      }
+    },
+  );
+
+  await t.step(
+    "answers 415 invalid_request for a body of another type or none",
+    async () => {
+      const otherType = `Request body must be application/json or ${FORM}`;
+      for (const type of ["text/plain", undefined]) {
+        await assertOAuthError(
+          await service.fetch("/token", raw("grant_type=password", type)),
+          "invalid_request",
+          otherType,
+          415,
+        );
+      }
+    },
+  );
+
+  await t.step(
+    "answers 408 invalid_request, closing, for a body that does not arrive",
+    async () => {
+      const response = await stalled((body) =>
+        service.fetch("/token", raw(body, FORM))
+      );
+      assert.equal(response.headers.get("connection"), "close");
+      await assertOAuthError(
+        response,
+        "invalid_request",
+        "Request body was not received in time",
+        408,
+      );
+    },
+  );
+
+  await t.step(
+    "answers 400 invalid_request for a body that is not UTF-8",
+    async () => {
+      await assertInvalidRequests([
         [
           raw(new Uint8Array([0x61, 0x3d, 0xff]), FORM),
           "Request body could not be read",
@@ -761,6 +848,17 @@ Deno.test("POST /token grants tokens and fails in the OAuth 2.0 error form", asy
     async () => {
       const grant = passwordGrant(`${username}\ud800`, password);
       await assertGrantRefused(await token(grant, "application/json"));
+    },
+  );
+
+  await t.step(
+    "answers invalid_grant for a name too long to be anyone's",
+    async () => {
+      for (const name of OVERLONG_NAMES) {
+        const grant = passwordGrant(name, password);
+        await assertGrantRefused(await token(grant));
+        await assertGrantRefused(await token(grant, "application/json"));
+      }
     },
   );
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   type Config,
   ConfigError,
+  defaultHashWorkers,
   type Env,
   ENV_VARS,
   type EnvVar,
@@ -43,6 +44,20 @@ function configError(env: Env): ConfigError {
 
 Deno.test("parseConfig() applies the documented defaults", () => {
   assert.deepEqual(parseConfig({}), DEFAULT_CONFIG);
+});
+
+Deno.test("defaultHashWorkers() gives one worker per CPU, at least one and at most 64", () => {
+  assert.deepEqual(
+    [0, 1, 2, 64, 65, 128].map((cpus) => defaultHashWorkers(cpus)),
+    [
+      1,
+      1,
+      2,
+      64,
+      64,
+      64,
+    ],
+  );
 });
 
 Deno.test("parseConfig() treats an empty value as unset", () => {

@@ -42,7 +42,15 @@ Deno.test("OAuthError is a 400 HttpError with an RFC 6749 error code", () => {
   assert.equal(error.status, 400);
   assert.equal(error.error, "invalid_grant");
   assert.equal(error.detail, "Invalid username or password");
-  assert.equal(new OAuthError("invalid_request", "Too large", 413).status, 413);
+  assert.equal(error.cause, undefined);
+  const tooLarge = new OAuthError("invalid_request", "Too large", {
+    status: 413,
+    headers: { connection: "close" },
+    cause: new Error("Body over the limit"),
+  });
+  assert.equal(tooLarge.status, 413);
+  assert.equal(tooLarge.headers.get("connection"), "close");
+  assert.equal((tooLarge.cause as Error).message, "Body over the limit");
 });
 
 Deno.test("bearerChallenge() follows RFC 6750 section 3", async (t) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { assertTokenPair } from "./_assertions.ts";
+import { assertTokenPair, JSON_TYPE } from "./_assertions.ts";
 import {
   bearer,
   json,
@@ -275,6 +275,50 @@ Deno.test("A failing request answers 500 with its request id and no secret", asy
     );
     assertNoneContains(log.lines, [PASSWORD, "$2b$", signingSecret(service)]);
   });
+
+  await t.step(
+    "at /token: the OAuth 2.0 form, and the error line as anywhere",
+    async () => {
+      const log = captureLog();
+      await using service = await openTestService({
+        logger: log,
+        hasher: failingHasher("bcrypt ran out of memory"),
+      });
+      const fields = {
+        grant_type: "password",
+        username: randomUsername(),
+        password: PASSWORD,
+      };
+
+      const { response, body, lines } = await logged(service, log, "/token", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(fields).toString(),
+      });
+
+      assert.equal(response.status, 500);
+      assert.equal(response.headers.get("content-type"), JSON_TYPE);
+      assert.equal(response.headers.get("cache-control"), "no-store");
+      assert.deepEqual(JSON.parse(body), {
+        error: "server_error",
+        error_description: "Internal server error",
+      });
+      const [failure, request] = lines;
+      assert.equal(failure?.level, "error");
+      assert.equal(failure?.msg, "Request failed");
+      assert.equal(failure?.request_id, response.headers.get("x-request-id"));
+      assert.match(
+        String(failure?.error),
+        /^Error: bcrypt ran out of memory\n\s+at /,
+      );
+      assertRequestLine([request ?? {}], {
+        method: "POST",
+        path: "/token",
+        status: 500,
+      }, response);
+      assertNoneContains(log.lines, [PASSWORD, "$2b$", signingSecret(service)]);
+    },
+  );
 
   await t.step("an error whose message holds the password", async () => {
     const log = captureLog();

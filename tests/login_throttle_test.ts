@@ -51,10 +51,12 @@ async function logIn(
   return await service.handler(request, info);
 }
 
+/** Sends a password grant, from `address` if one is given. */
 async function tokenGrant(
   service: TestService,
   username: string,
   password: string,
+  address?: string,
 ): Promise<Response> {
   const body = new URLSearchParams({
     grant_type: "password",
@@ -65,7 +67,7 @@ async function tokenGrant(
     method: "POST",
     headers: { "content-type": FORM },
     body: body.toString(),
-  });
+  }, { address });
 }
 
 async function assertLoginFailed(response: Response): Promise<void> {
@@ -353,6 +355,75 @@ Deno.test("POST /login answers 429 to an address that failed too often across na
   });
 });
 
+/** The texts that failed logins are counted under, for one scope. */
+async function countedKeys(
+  service: TestService,
+  scope: "username" | "address",
+): Promise<string[]> {
+  const keys: string[] = [];
+  const entries = service.kv.list({ prefix: ["login_failures", scope] });
+  for await (const entry of entries) keys.push(String(entry.key[2]));
+  return keys;
+}
+
+Deno.test("POST /login and POST /token count a name too long to be anyone's against its address only", async (t) => {
+  const limit = 4;
+  await using service = await openTestService({
+    config: { loginMaxFailuresPerAddress: limit, loginWindowMs: WINDOW },
+  });
+  const address = "203.0.113.5";
+  // NFKC makes each U+FDFA 18 characters: 1,260 in all.
+  const names = ["\ufdfa".repeat(70), "a".repeat(2040)];
+
+  await t.step(
+    "answers each as an unknown name and counts it for the address",
+    async () => {
+      for (const name of names) {
+        await assertLoginFailed(await logIn(service, name, WRONG, address));
+        await assertOAuthError(
+          await tokenGrant(service, name, WRONG, address),
+          "invalid_grant",
+          "Invalid username or password",
+        );
+      }
+
+      assert.deepEqual(await countedKeys(service, "address"), [address]);
+      assert.deepEqual(await countedKeys(service, "username"), []);
+    },
+  );
+
+  await t.step("refuses the address once it is at its limit", async () => {
+    const username = randomUsername();
+    await signUp(service, username);
+
+    await assertThrottled(
+      await logIn(service, username, PASSWORD, address),
+      "900",
+    );
+    await assertOAuthError(
+      await tokenGrant(service, names[0] ?? "", WRONG, address),
+      "temporarily_unavailable",
+      "Too many failed logins, try again later",
+      429,
+    );
+  });
+
+  await t.step(
+    "holds nothing back, having no count for the name",
+    async () => {
+      const delays = await delaysDuring(service, async () => {
+        for (let i = 0; i < 5; i++) {
+          const name = names[1] ?? "";
+          await assertLoginFailed(await logIn(service, name, WRONG));
+        }
+      });
+
+      assert.deepEqual(delays, []);
+      assert.deepEqual(await countedKeys(service, "username"), []);
+    },
+  );
+});
+
 Deno.test("POST /token answers temporarily_unavailable 429 to a throttled password grant", async (t) => {
   await using service = await openTestService({
     config: { loginMaxFailures: 5, loginWindowMs: WINDOW },
@@ -538,6 +609,35 @@ Deno.test("LoginThrottle.reserve() refuses an address at its limit for every nam
       await throttle.reserve({ userKey });
     },
   );
+});
+
+Deno.test("LoginThrottle.reserve() counts an attempt without a name against its address only", async (t) => {
+  await using env = await openThrottle({
+    maxFailures: 1,
+    maxFailuresPerAddress: 3,
+  });
+  const { throttle, store } = env;
+  const address = "203.0.113.5";
+
+  await t.step(
+    "counts the address and answers no failures for a name",
+    async () => {
+      assert.equal(await throttle.reserve({ address }), 0);
+      assert.equal(await throttle.reserve({ address }), 0);
+      assert.equal((await store.getFailures("address", address))?.count, 2);
+    },
+  );
+
+  await t.step("takes the address's count back on release()", async () => {
+    await throttle.release({ address });
+    assert.equal((await store.getFailures("address", address))?.count, 1);
+  });
+
+  await t.step("refuses at the address's limit", async () => {
+    await throttle.reserve({ address });
+    await throttle.reserve({ address });
+    await assertRefused(throttle.reserve({ address }), 60);
+  });
 });
 
 Deno.test("LoginThrottle.reserve() waits for the later window when both are at their limits", async () => {

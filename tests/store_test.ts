@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type SessionRecord, Store, type UserRecord } from "../src/store.ts";
+import {
+  MAX_KEY_TEXT_BYTES,
+  type SessionRecord,
+  Store,
+  StoreKeyError,
+  type UserRecord,
+} from "../src/store.ts";
 import { randomUsername } from "./_helpers.ts";
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -457,6 +463,87 @@ Deno.test("Store.reserveSignup() counts an address's signups apart from its fail
       resetAt: NOW + HOUR,
     });
   });
+});
+
+/** Every call of the store that makes a key of `text`, by name. */
+function keyedCalls(
+  store: Store,
+  text: string,
+): [name: string, call: () => Promise<unknown>][] {
+  const window = { now: NOW, windowMs: HOUR, limit: 5 };
+  const stamp = "00000000000000010000";
+  const id = crypto.randomUUID();
+  const saved = { userVersion: stamp, expireInMs: HOUR };
+  return [
+    ["getUser()", () => store.getUser(text)],
+    ["createUser()", () => store.createUser(text, user(text))],
+    ["updateUser()", () => store.updateUser(text, stamp, user(text), [])],
+    ["deleteUser()", () => store.deleteUser(text, stamp)],
+    ["saveSession()", () => store.saveSession(session(text), saved)],
+    ["getSession()", () => store.getSession(text)],
+    ["deleteSession()", () => store.deleteSession(text, id)],
+    ["listSessionIds()", () => store.listSessionIds(text)],
+    ["getFailures()", () => store.getFailures("username", text)],
+    ["addFailure()", () => store.addFailure("username", text, window)],
+    ["reserveFailure()", () => store.reserveFailure("address", text, window)],
+    ["releaseFailure()", () => store.releaseFailure("address", text, window)],
+    ["clearFailures()", () => store.clearFailures("username", text)],
+    ["getSignups()", () => store.getSignups(text)],
+    ["reserveSignup()", () => store.reserveSignup(text, window)],
+    ["releaseSignup()", () => store.releaseSignup(text, window)],
+  ];
+}
+
+async function assertKeyRefused(
+  call: () => Promise<unknown>,
+  code: string,
+  message: string,
+): Promise<void> {
+  await assert.rejects(call, (error) => {
+    assert.ok(error instanceof StoreKeyError, String(error));
+    assert.equal(error.code, code);
+    assert.equal(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("Store refuses key text that Deno KV cannot keep as it is, with StoreKeyError", async (t) => {
+  await using store = await openStore();
+  // Bytes of UTF-8 are counted, not characters: this text has as many
+  // characters as the limit has bytes, and is two bytes over it.
+  const over = "a".repeat(MAX_KEY_TEXT_BYTES - 1) + "\u20ac";
+  const overMessage =
+    `Cannot make a store key: its text is over ${MAX_KEY_TEXT_BYTES} bytes of UTF-8`;
+
+  for (const [name, call] of keyedCalls(store, over)) {
+    await t.step(`${name}: text over the limit`, async () => {
+      await assertKeyRefused(call, "key_too_large", overMessage);
+    });
+  }
+
+  // KV would keep it as U+FFFD, the key of another text.
+  for (const [name, call] of keyedCalls(store, "alice\ud800")) {
+    await t.step(`${name}: text with a lone surrogate`, async () => {
+      await assertKeyRefused(
+        call,
+        "key_ill_formed",
+        "Cannot make a store key: its text has a lone surrogate",
+      );
+    });
+  }
+
+  await t.step(
+    "keeps text of exactly the limit, in its longest key too",
+    async () => {
+      const key = "a".repeat(MAX_KEY_TEXT_BYTES - 3) + "\u20ac";
+      const entry = await createdUser(store, key);
+      const ids = await addSessions(store, key, 1);
+
+      assert.deepEqual(await store.listSessionIds(key), ids);
+      assert.equal(await store.deleteUser(key, entry.versionstamp), true);
+      assert.equal(await store.getUser(key), null);
+    },
+  );
 });
 
 Deno.test("Store.getSetting() answers null for a setting never stored", async () => {

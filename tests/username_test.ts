@@ -129,3 +129,47 @@ Deno.test("usernameProblem() refuses ill-formed UTF-16", async (t) => {
     assert.equal(usernameProblem("a\ufffd"), undefined);
   });
 });
+
+Deno.test("usernameProblem() refuses unassigned and private-use code points", async (t) => {
+  const cases: [string, string][] = [
+    ["an unassigned code point alone", "\u0378"],
+    ["an unassigned code point inside", "ali\u0378ce"],
+    ["an unassigned supplementary code point", "alice\u{2fffd}"],
+    ["a private-use character alone", "\ue000"],
+    ["a private-use character inside", "ali\uf8ffce"],
+    ["a supplementary private-use character", "alice\u{f0000}"],
+    ["a character of private-use plane 16", "alice\u{10fffd}"],
+  ];
+  for (const [name, username] of cases) {
+    await t.step(name, () => {
+      assert.equal(
+        usernameProblem(username),
+        "must not contain unassigned or private-use characters",
+      );
+    });
+  }
+});
+
+Deno.test("usernameProblem() refuses a name that starts with a combining mark", async (t) => {
+  const cases: [string, string][] = [
+    ["a lone combining acute accent", "\u0301"],
+    ["a combining acute accent before letters", "\u0301alice"],
+    ["a combining mark NFKC leaves a mark", "\u0340alice"],
+    ["a spacing combining mark", "\u0903alice"],
+    ["an enclosing mark", "\u20dd"],
+  ];
+  for (const [name, username] of cases) {
+    await t.step(name, () => {
+      assert.equal(
+        usernameProblem(username),
+        "must not start with a combining mark",
+      );
+    });
+  }
+
+  await t.step("accepts combining marks after a letter", () => {
+    for (const name of ["Zoe\u0301", "a\u0301\u0323", "क\u0903", "a\u20dd"]) {
+      assert.equal(usernameProblem(name), undefined, name);
+    }
+  });
+});
