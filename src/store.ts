@@ -4,148 +4,45 @@
  *
  * @module
  */
+import {
+  failureKey,
+  sessionKey,
+  settingKey,
+  signupKey,
+  userKey,
+  userSessionKey,
+  userSessionsPrefix,
+} from "./store_keys.ts";
+import type {
+  FailureCount,
+  FailureScope,
+  Reservation,
+  ReserveOptions,
+  SessionRecord,
+  UserRecord,
+  Versioned,
+  WindowCount,
+} from "./store_records.ts";
 
-/** A stored account. Times are epoch milliseconds. */
-export interface UserRecord {
-  /** The username as first written. */
-  username: string;
-  passwordHash: string;
-  createdAt: number;
-  updatedAt: number;
-  /** The last successful login, or absent before the first. */
-  lastLoginAt?: number;
-}
-
-/** A stored login session, the state behind its refresh tokens. */
-export interface SessionRecord {
-  id: string;
-  /** The normalised username that owns the session. */
-  userKey: string;
-  /** How many times the refresh token was rotated; names the current one. */
-  generation: number;
-  /** Claims of the current refresh token, so it can be issued again. */
-  jti: string;
-  issuedAt: number;
-  expiresAt: number;
-  /** When the previous refresh token was rotated out, or 0. */
-  rotatedAt: number;
-  createdAt: number;
-}
-
-/** What failed logins are counted by. */
-export type FailureScope = "username" | "address";
-
-/** Attempts counted in one window. Times are epoch milliseconds. */
-export interface WindowCount {
-  count: number;
-  /** When the window ends and the count starts again from zero. */
-  resetAt: number;
-}
-
-/** Failed logins counted in one window. */
-export type FailureCount = WindowCount;
-
-/** Options for {@linkcode Store.reserveFailure} and its kin. */
-export interface ReserveOptions {
-  now: number;
-  windowMs: number;
-  /** How many may be counted in one window. */
-  limit: number;
-}
-
-/** What a reservation counted, or the count that refused it. */
-export interface Reservation {
-  ok: boolean;
-  count: WindowCount;
-}
-
-/** A record with the version KV gave it, for compare-and-set updates. */
-export interface Versioned<T> {
-  value: T;
-  versionstamp: string;
-}
+export {
+  MAX_KEY_TEXT_BYTES,
+  StoreKeyError,
+  type StoreKeyErrorCode,
+} from "./store_keys.ts";
+export type {
+  FailureCount,
+  FailureScope,
+  Reservation,
+  ReserveOptions,
+  SessionRecord,
+  UserRecord,
+  Versioned,
+  WindowCount,
+} from "./store_records.ts";
 
 // Deno KV refuses atomic operations with more mutations than this, so
 // revoking many sessions at once is split into batches.
 const MAX_MUTATIONS = 1000;
-
-/**
- * The most bytes of UTF-8 that the text in a key may take. Deno KV throws
- * for a key over 2048 bytes in all; the longest key here holds one such
- * text beside a prefix and a UUID, well within that. The longest username
- * makes a text of 320 bytes (64 characters that case mapping turns into
- * two each, of 3 and 2 bytes).
- */
-export const MAX_KEY_TEXT_BYTES = 1024;
-
-/** Why a text cannot be part of a key: `key_too_large` or `key_ill_formed`. */
-export type StoreKeyErrorCode = "key_too_large" | "key_ill_formed";
-
-/**
- * A key that Deno KV could not keep as it was given, refused before KV is
- * asked. The store's callers make sure no request can cause one; it is a
- * fault of theirs, never an answer to a client.
- */
-export class StoreKeyError extends Error {
-  readonly code: StoreKeyErrorCode;
-
-  constructor(code: StoreKeyErrorCode, message: string) {
-    super(message);
-    this.name = "StoreKeyError";
-    this.code = code;
-  }
-}
-
-const UTF8 = new TextEncoder();
-
-// A lone surrogate would be stored as U+FFFD, which is another text's
-// key: "a\ud800" and "a\ufffd" would share one record.
-function keyText(text: string): string {
-  // A UTF-16 code unit takes at most 3 bytes of UTF-8: a short text need
-  // not be encoded to be measured.
-  const maybeLong = text.length * 3 > MAX_KEY_TEXT_BYTES;
-  if (maybeLong && UTF8.encode(text).length > MAX_KEY_TEXT_BYTES) {
-    throw new StoreKeyError(
-      "key_too_large",
-      `Cannot make a store key: its text is over ${MAX_KEY_TEXT_BYTES} bytes of UTF-8`,
-    );
-  }
-  if (!text.isWellFormed()) {
-    throw new StoreKeyError(
-      "key_ill_formed",
-      "Cannot make a store key: its text has a lone surrogate",
-    );
-  }
-  return text;
-}
-
-function userKey(key: string): Deno.KvKey {
-  return ["users", keyText(key)];
-}
-
-function sessionKey(id: string): Deno.KvKey {
-  return ["sessions", keyText(id)];
-}
-
-function userSessionsPrefix(key: string): Deno.KvKey {
-  return ["sessions_by_user", keyText(key)];
-}
-
-function userSessionKey(key: string, id: string): Deno.KvKey {
-  return [...userSessionsPrefix(key), keyText(id)];
-}
-
-function failureKey(scope: FailureScope, key: string): Deno.KvKey {
-  return ["login_failures", scope, keyText(key)];
-}
-
-function signupKey(address: string): Deno.KvKey {
-  return ["signups_by_address", keyText(address)];
-}
-
-function settingKey(name: string): Deno.KvKey {
-  return ["settings", keyText(name)];
-}
 
 /** Options for {@linkcode Store.saveSession}. */
 export interface SaveSessionOptions {
