@@ -101,17 +101,20 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return bytes;
 }
 
-function tooLarge(): HttpError {
-  const limit = `${MAX_BODY_BYTES / 1024} KiB`;
-  return new HttpError(413, `Request body is larger than ${limit}`);
+// A refusal that leaves the body unread, or read in part, closes the
+// connection: the rest of the body could not be told from a next request
+// (RFC 9112 section 9.3; for 408, RFC 9110 section 15.5.9).
+function refusedBody(status: number, detail: string): HttpError {
+  return new HttpError(status, detail, { headers: { connection: "close" } });
 }
 
-// RFC 9110 section 15.5.9: a 408 should close the connection, whose
-// unread rest of the body could not be told from a next request anyway.
+function tooLarge(): HttpError {
+  const limit = `${MAX_BODY_BYTES / 1024} KiB`;
+  return refusedBody(413, `Request body is larger than ${limit}`);
+}
+
 function tooSlow(): HttpError {
-  return new HttpError(408, "Request body was not received in time", {
-    headers: { connection: "close" },
-  });
+  return refusedBody(408, "Request body was not received in time");
 }
 
 async function readText(
@@ -165,7 +168,7 @@ export async function readJson<T>(
   options: ReadBodyOptions = {},
 ): Promise<T> {
   if (!JSON_TYPE.test(mediaType(request))) {
-    throw new HttpError(415, "Request body must be application/json");
+    throw refusedBody(415, "Request body must be application/json");
   }
   const text = await readText(request, options);
   return validate(parseJsonText(text), schema);
@@ -188,7 +191,7 @@ export async function readJsonOrForm<T>(
     return validate(parseFormText(await readText(request, options)), schema);
   }
   if (!JSON_TYPE.test(type)) {
-    throw new HttpError(
+    throw refusedBody(
       415,
       `Request body must be application/json or ${FORM_TYPE}`,
     );

@@ -98,6 +98,7 @@ Deno.test("readBodyText() answers 413 for a body over 16 KiB", async (t) => {
 
       assert.equal(error.status, 413);
       assert.equal(error.detail, "Request body is larger than 16 KiB");
+      assert.equal(error.headers.get("connection"), "close");
       assert.equal(request.bodyUsed, false);
     },
   );
@@ -111,6 +112,7 @@ Deno.test("readBodyText() answers 413 for a body over 16 KiB", async (t) => {
 
       assert.equal(error.status, 413);
       assert.equal(error.detail, "Request body is larger than 16 KiB");
+      assert.equal(error.headers.get("connection"), "close");
       assert.ok(state.pulled <= 6, `read ${state.pulled} chunks of 4 KiB`);
       assert.equal(state.cancelled, true);
     },
@@ -174,6 +176,7 @@ Deno.test("readJson() answers 415 without a JSON content type", async (t) => {
 
       assert.equal(error.status, 415);
       assert.equal(error.detail, "Request body must be application/json");
+      assert.equal(error.headers.get("connection"), "close");
     });
   }
 });
