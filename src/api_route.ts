@@ -9,6 +9,7 @@ import { AuthError, type AuthErrorCode } from "./auth_error.ts";
 import { HashQueueFullError } from "./hash_pool.ts";
 import { HttpError, unauthorized } from "./http_error.ts";
 import { ThrottledError } from "./login_throttle.ts";
+import { SignupLimitError } from "./signup_limit.ts";
 import type { Route } from "./router.ts";
 import type { AccessClaims } from "./tokens.ts";
 
@@ -84,6 +85,11 @@ export function toHttpError(error: unknown): unknown {
   if (error instanceof HashQueueFullError) {
     const detail = "Too many passwords being hashed, try again shortly";
     return new HttpError(503, detail, { headers: { "retry-after": "1" } });
+  }
+  if (error instanceof SignupLimitError) {
+    return new HttpError(429, "Too many signups, try again later", {
+      headers: { "retry-after": String(error.retryAfter) },
+    });
   }
   if (!(error instanceof AuthError)) return error;
   const [status, detail, tokenSent] = ANSWERS[error.code];

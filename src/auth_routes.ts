@@ -18,7 +18,6 @@ import { HttpError, OAuthError } from "./http_error.ts";
 import { jsonResponse } from "./problem.ts";
 import { LOGIN_BODY, REFRESH_BODY, signupBody, TOKEN_BODY } from "./schemas.ts";
 import type { Sessions } from "./sessions.ts";
-import { SignupLimitError } from "./signup_limit.ts";
 import { tokenPairResponse } from "./token_response.ts";
 
 /** Options for {@linkcode authRoutes}. */
@@ -69,7 +68,7 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
     handler: async (request, context) => {
       const { username, password } = await readJson(request, signup);
       const address = context.clientAddress;
-      const profile = await signingUp(() =>
+      const profile = await answering(() =>
         accounts.signUp(username, password, { address })
       );
       return jsonResponse({
@@ -148,19 +147,6 @@ export function authRoutes(options: AuthRoutesOptions): ApiRoute[] {
       }
     },
   }];
-}
-
-// The signup limit is signup's own refusal, so it is answered here rather
-// than in the auth core's table of answers.
-async function signingUp<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await answering(fn);
-  } catch (error) {
-    if (!(error instanceof SignupLimitError)) throw error;
-    throw new HttpError(429, "Too many signups, try again later", {
-      headers: { "retry-after": String(error.retryAfter) },
-    });
-  }
 }
 
 async function grant(

@@ -29,16 +29,7 @@ export {
   StoreKeyError,
   type StoreKeyErrorCode,
 } from "./store_keys.ts";
-export type {
-  FailureCount,
-  FailureScope,
-  Reservation,
-  ReserveOptions,
-  SessionRecord,
-  UserRecord,
-  Versioned,
-  WindowCount,
-} from "./store_records.ts";
+export type * from "./store_records.ts";
 
 // Deno KV refuses atomic operations with more mutations than this, so
 // revoking many sessions at once is split into batches.

@@ -16,6 +16,7 @@ import {
   type TestService,
   type TokenPairBody,
 } from "./_helpers.ts";
+import type { Clock } from "../src/clock.ts";
 import { SESSION_CHECK_INTERVAL_MS, Sessions } from "../src/sessions.ts";
 import { Store } from "../src/store.ts";
 import { createTokens } from "../src/tokens.ts";
@@ -260,23 +261,27 @@ Deno.test("Concurrent refreshes of one token all succeed and leave one current t
   });
 });
 
-Deno.test("Sessions.authenticate() on another instance refuses an ended session within the check interval", async (t) => {
-  await using kv = await Deno.openKv(":memory:");
-  const clock = new FakeClock(START);
-  const store = new Store(kv);
-  const secret = new TextEncoder().encode(
-    "a-shared-secret-of-32-bytes-or-more",
-  );
-  const instance = async () =>
-    new Sessions({
-      store,
-      tokens: await createTokens(secret, { clock, accessTtlMs: 600_000 }),
+const SHARED_SECRET = new TextEncoder().encode(
+  "a-shared-secret-of-32-bytes-or-more",
+);
+
+/** One instance of the service's sessions on a store others may share. */
+async function openSessions(store: Store, clock: Clock): Promise<Sessions> {
+  return new Sessions({
+    store,
+    tokens: await createTokens(SHARED_SECRET, {
       clock,
-      accessTtlMs: 600_000,
-      refreshTtlMs: 3_600_000,
-      reuseIntervalMs: 10_000,
-    });
-  const [here, there] = [await instance(), await instance()];
+      accessTtlMs: 1_800_000,
+    }),
+    clock,
+    accessTtlMs: 1_800_000,
+    refreshTtlMs: 36_000_000,
+    reuseIntervalMs: 10_000,
+  });
+}
+
+/** Stores the account "alice" and answers its version, to log in with. */
+async function storeAlice(store: Store): Promise<string> {
   await store.createUser("alice", {
     username: "alice",
     passwordHash: "x",
@@ -285,7 +290,19 @@ Deno.test("Sessions.authenticate() on another instance refuses an ended session 
   });
   const user = await store.getUser("alice");
   assert.ok(user);
-  const pair = await here.start("alice", { userVersion: user.versionstamp });
+  return user.versionstamp;
+}
+
+Deno.test("Sessions.authenticate() on another instance refuses an ended session within the check interval", async (t) => {
+  await using kv = await Deno.openKv(":memory:");
+  const clock = new FakeClock(START);
+  const store = new Store(kv);
+  const [here, there] = [
+    await openSessions(store, clock),
+    await openSessions(store, clock),
+  ];
+  const userVersion = await storeAlice(store);
+  const pair = await here.start("alice", { userVersion });
   const claims = await there.authenticate(pair.accessToken);
 
   await here.end(claims);
@@ -313,9 +330,7 @@ Deno.test("Sessions.authenticate() on another instance refuses an ended session 
   });
 
   await t.step("a live-session check never trusts what it saw", async () => {
-    const fresh = await here.start("alice", {
-      userVersion: user.versionstamp,
-    });
+    const fresh = await here.start("alice", { userVersion });
     const seen = await there.authenticate(fresh.accessToken);
     await here.end(seen);
 
@@ -333,29 +348,10 @@ Deno.test("Sessions.start() tells the whole refresh lifetime even as a second tu
   let now = START + 999;
   const clock = { now: () => now++ };
   const store = new Store(kv);
-  const secret = new TextEncoder().encode(
-    "a-shared-secret-of-32-bytes-or-more",
-  );
-  const sessions = new Sessions({
-    store,
-    tokens: await createTokens(secret, { clock, accessTtlMs: 1_800_000 }),
-    clock,
-    accessTtlMs: 1_800_000,
-    refreshTtlMs: 36_000_000,
-    reuseIntervalMs: 10_000,
-  });
-  await store.createUser("alice", {
-    username: "alice",
-    passwordHash: "x",
-    createdAt: START,
-    updatedAt: START,
-  });
-  const user = await store.getUser("alice");
-  assert.ok(user);
+  const sessions = await openSessions(store, clock);
+  const userVersion = await storeAlice(store);
 
-  const pair = await sessions.start("alice", {
-    userVersion: user.versionstamp,
-  });
+  const pair = await sessions.start("alice", { userVersion });
 
   assert.equal(pair.refreshExpiresIn, 36_000);
   assert.equal(pair.expiresIn, 1_800);
